@@ -1,1 +1,126 @@
-pub fn x(){}
+//! # kiln
+//!
+//! A small tensor runtime. Every op goes through a dispatch-key-set
+//! dispatcher modelled on PyTorch's c10; a CPU backend sits under it (and a
+//! wgpu backend and a tracer above it as they land).
+//!
+//! ```
+//! use kiln::{DType, Device};
+//! let x = kiln::from_vec(vec![1.0f32, -2.0, 3.0, -4.0], &[2, 2], &Device::Cpu)?;
+//! let y = x.relu()?.matmul(&x.t()?)?;
+//! assert_eq!(y.to_vec::<f32>()?, vec![1.0, 3.0, 3.0, 9.0]);
+//! let z = kiln::zeros(&[3], DType::I32, &Device::Cpu)?.add_scalar(2)?;
+//! assert_eq!(z.to_vec::<i32>()?, vec![2, 2, 2]);
+//! # Ok::<(), kiln::Error>(())
+//! ```
+//!
+//! Tensors are made with this crate's functions (`from_vec`, `zeros`,
+//! `rand`, ...), which make sure every backend is registered; after that,
+//! `Tensor`'s methods run any op.
+
+#[doc(hidden)]
+pub mod testing;
+mod transfer;
+
+pub use kiln_core::{
+    self as core, is_dispatch_enabled, op, set_dispatch_enabled, DType, Device, DispatchKey, DispatchKeySet,
+    Dispatcher, Element, Error, ExcludeDispatchKeyGuard, IValue, IncludeDispatchKeyGuard, Layout, Library,
+    NoTracerDispatchMode, OpId, Result, Scalar, Stack, StackExt, StackResult, Tensor,
+};
+pub use kiln_cpu as cpu;
+
+use kiln_core::factory;
+use std::sync::OnceLock;
+
+static INIT: OnceLock<std::result::Result<(), Error>> = OnceLock::new();
+
+/// Registers every backend kiln was built with in the global dispatcher.
+/// Idempotent and cheap after the first call; every constructor in this
+/// crate calls it, so user code rarely needs to.
+pub fn init() -> Result<()> {
+    INIT.get_or_init(|| {
+        let d = Dispatcher::global();
+        kiln_cpu::register(d)?;
+        transfer::register(d)?;
+        Ok(())
+    })
+    .clone()
+}
+
+/// A tensor of `shape` from `data` (row-major); `data.len()` must be the
+/// number of elements.
+pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize], device: &Device) -> Result<Tensor> {
+    init()?;
+    factory::from_vec(data, shape, device)
+}
+
+/// Like [`from_vec`], from a slice.
+pub fn from_slice<T: Element>(data: &[T], shape: &[usize], device: &Device) -> Result<Tensor> {
+    init()?;
+    factory::from_slice(data, shape, device)
+}
+
+/// A 1-D CPU tensor of `data`.
+pub fn tensor<T: Element>(data: &[T]) -> Result<Tensor> {
+    from_slice(data, &[data.len()], &Device::Cpu)
+}
+
+/// A zero-dim CPU tensor holding `v`.
+pub fn scalar<T: Element>(v: T) -> Result<Tensor> {
+    from_slice(&[v], &[], &Device::Cpu)
+}
+
+/// Storage of `shape` with unspecified contents.
+pub fn empty(shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
+    init()?;
+    factory::empty(shape, dtype, device)
+}
+
+/// Zeros.
+pub fn zeros(shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
+    init()?;
+    factory::zeros(shape, dtype, device)
+}
+
+/// Ones.
+pub fn ones(shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
+    init()?;
+    factory::ones(shape, dtype, device)
+}
+
+/// Every element `value`.
+pub fn full(shape: &[usize], value: impl Into<Scalar>, dtype: DType, device: &Device) -> Result<Tensor> {
+    init()?;
+    factory::full(shape, value, dtype, device)
+}
+
+/// `start, start + step, ...` below `end`.
+pub fn arange(
+    start: impl Into<Scalar>,
+    end: impl Into<Scalar>,
+    step: impl Into<Scalar>,
+    dtype: DType,
+    device: &Device,
+) -> Result<Tensor> {
+    init()?;
+    factory::arange(start, end, step, dtype, device)
+}
+
+/// `n x m` identity.
+pub fn eye(n: usize, m: usize, dtype: DType, device: &Device) -> Result<Tensor> {
+    init()?;
+    factory::eye(n, m, dtype, device)
+}
+
+/// Uniform `[0, 1)` samples from the Philox 4x32-10 stream of `seed`
+/// (the same numbers on every backend).
+pub fn rand(shape: &[usize], seed: u64, dtype: DType, device: &Device) -> Result<Tensor> {
+    init()?;
+    factory::rand(shape, seed, dtype, device)
+}
+
+/// Standard normal samples from the Philox stream of `seed`.
+pub fn randn(shape: &[usize], seed: u64, dtype: DType, device: &Device) -> Result<Tensor> {
+    init()?;
+    factory::randn(shape, seed, dtype, device)
+}

@@ -1,0 +1,24 @@
+//! The CPU kernels, one module per op family.
+
+pub mod binary;
+pub mod cast;
+pub mod factory;
+
+use kiln_core::{op, Dispatcher, DispatchKey, Result, StackExt, StackResult};
+
+/// Registers every CPU kernel under `DispatchKey::Cpu`.
+pub fn register(d: &Dispatcher) -> Result<()> {
+    binary::register(d)?;
+    factory::register(d)?;
+    d.register_kernel(op::CAST, DispatchKey::Cpu, "cpu::cast", |_, _, s| {
+        let t = cast::cast(s.tensor("cast", 0)?, s.dtype("cast", 1)?)?;
+        s.set_result(t);
+        Ok(())
+    })?;
+    d.register_kernel(op::CONTIGUOUS, DispatchKey::Cpu, "cpu::contiguous", |_, _, s| {
+        let t = cast::contiguous(s.tensor("contiguous", 0)?)?;
+        s.set_result(t);
+        Ok(())
+    })?;
+    Ok(())
+}
