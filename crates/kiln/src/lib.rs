@@ -124,3 +124,67 @@ pub fn randn(shape: &[usize], seed: u64, dtype: DType, device: &Device) -> Resul
     init()?;
     factory::randn(shape, seed, dtype, device)
 }
+
+/// `use kiln::prelude::*;` brings the types and the constructor traits
+/// (`Tensor::from_vec`, `Tensor::zeros`, ...) into scope.
+pub mod prelude {
+    pub use crate::{DType, Device, Scalar, Tensor, TensorExt};
+}
+
+/// Constructors as associated functions of `Tensor` (`Tensor::from_vec`,
+/// `Tensor::zeros`, ...): the same as this crate's free functions.
+pub trait TensorExt: Sized {
+    /// See [`from_vec`].
+    fn from_vec<T: Element>(data: Vec<T>, shape: &[usize], device: &Device) -> Result<Self>;
+    /// See [`from_slice`].
+    fn from_slice<T: Element>(data: &[T], shape: &[usize], device: &Device) -> Result<Self>;
+    /// See [`empty`].
+    fn empty(shape: &[usize], dtype: DType, device: &Device) -> Result<Self>;
+    /// See [`zeros`].
+    fn zeros(shape: &[usize], dtype: DType, device: &Device) -> Result<Self>;
+    /// See [`ones`].
+    fn ones(shape: &[usize], dtype: DType, device: &Device) -> Result<Self>;
+    /// See [`full`].
+    fn full(shape: &[usize], value: impl Into<Scalar>, dtype: DType, device: &Device) -> Result<Self>;
+    /// See [`arange`].
+    fn arange(start: impl Into<Scalar>, end: impl Into<Scalar>, step: impl Into<Scalar>, dtype: DType, device: &Device) -> Result<Self>;
+    /// See [`eye`].
+    fn eye(n: usize, m: usize, dtype: DType, device: &Device) -> Result<Self>;
+    /// See [`rand`].
+    fn rand(shape: &[usize], seed: u64, dtype: DType, device: &Device) -> Result<Self>;
+    /// See [`randn`].
+    fn randn(shape: &[usize], seed: u64, dtype: DType, device: &Device) -> Result<Self>;
+}
+
+impl TensorExt for Tensor {
+    fn from_vec<T: Element>(data: Vec<T>, shape: &[usize], device: &Device) -> Result<Self> {
+        from_vec(data, shape, device)
+    }
+    fn from_slice<T: Element>(data: &[T], shape: &[usize], device: &Device) -> Result<Self> {
+        from_slice(data, shape, device)
+    }
+    fn empty(shape: &[usize], dtype: DType, device: &Device) -> Result<Self> {
+        empty(shape, dtype, device)
+    }
+    fn zeros(shape: &[usize], dtype: DType, device: &Device) -> Result<Self> {
+        zeros(shape, dtype, device)
+    }
+    fn ones(shape: &[usize], dtype: DType, device: &Device) -> Result<Self> {
+        ones(shape, dtype, device)
+    }
+    fn full(shape: &[usize], value: impl Into<Scalar>, dtype: DType, device: &Device) -> Result<Self> {
+        full(shape, value, dtype, device)
+    }
+    fn arange(start: impl Into<Scalar>, end: impl Into<Scalar>, step: impl Into<Scalar>, dtype: DType, device: &Device) -> Result<Self> {
+        arange(start, end, step, dtype, device)
+    }
+    fn eye(n: usize, m: usize, dtype: DType, device: &Device) -> Result<Self> {
+        eye(n, m, dtype, device)
+    }
+    fn rand(shape: &[usize], seed: u64, dtype: DType, device: &Device) -> Result<Self> {
+        rand(shape, seed, dtype, device)
+    }
+    fn randn(shape: &[usize], seed: u64, dtype: DType, device: &Device) -> Result<Self> {
+        randn(shape, seed, dtype, device)
+    }
+}
