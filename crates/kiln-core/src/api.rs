@@ -18,7 +18,11 @@ pub fn call_tensor(id: OpId, args: Stack) -> Result<Tensor> {
         Some(IValue::Tensor(t)) => Ok(t),
         other => Err(Error::invalid(
             "dispatch",
-            format!("op #{} returned {:?} instead of a tensor", id.0, other.map(|v| v.kind())),
+            format!(
+                "op #{} returned {:?} instead of a tensor",
+                id.0,
+                other.map(|v| v.kind())
+            ),
         )),
     }
 }
@@ -90,7 +94,10 @@ impl Tensor {
 
     /// `self` where `condition` holds, else `other` (`torch.where(condition, self, other)`).
     pub fn where_cond(condition: &Tensor, on_true: &Tensor, on_false: &Tensor) -> Result<Tensor> {
-        call_tensor(op::WHERE, vec![condition.into(), on_true.into(), on_false.into()])
+        call_tensor(
+            op::WHERE,
+            vec![condition.into(), on_true.into(), on_false.into()],
+        )
     }
 
     /// Converts to `dtype` (`cast`).
@@ -101,12 +108,26 @@ impl Tensor {
     /// Index of the largest element along `dim` (of the flattened tensor
     /// when `None`), as `i32`.
     pub fn argmax(&self, dim: Option<i64>, keepdim: bool) -> Result<Tensor> {
-        call_tensor(op::ARGMAX, vec![self.into(), dim.map_or(IValue::None, IValue::Int), IValue::Bool(keepdim)])
+        call_tensor(
+            op::ARGMAX,
+            vec![
+                self.into(),
+                dim.map_or(IValue::None, IValue::Int),
+                IValue::Bool(keepdim),
+            ],
+        )
     }
 
     /// Index of the smallest element along `dim` (flattened when `None`).
     pub fn argmin(&self, dim: Option<i64>, keepdim: bool) -> Result<Tensor> {
-        call_tensor(op::ARGMIN, vec![self.into(), dim.map_or(IValue::None, IValue::Int), IValue::Bool(keepdim)])
+        call_tensor(
+            op::ARGMIN,
+            vec![
+                self.into(),
+                dim.map_or(IValue::None, IValue::Int),
+                IValue::Bool(keepdim),
+            ],
+        )
     }
 
     /// Matrix product: 2-D, or batched with broadcast batch dims (1-D
@@ -117,7 +138,14 @@ impl Tensor {
 
     /// `self @ weight^T + bias`.
     pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-        call_tensor(op::LINEAR, vec![self.into(), weight.into(), bias.map_or(IValue::None, IValue::from)])
+        call_tensor(
+            op::LINEAR,
+            vec![
+                self.into(),
+                weight.into(),
+                bias.map_or(IValue::None, IValue::from),
+            ],
+        )
     }
 
     /// Softmax along `dim`.
@@ -175,7 +203,12 @@ impl Tensor {
     }
 
     /// 2-D max pooling of `[N, C, H, W]` (stride defaults to the kernel size).
-    pub fn max_pool2d(&self, kernel_size: [usize; 2], stride: Option<[usize; 2]>, padding: [usize; 2]) -> Result<Tensor> {
+    pub fn max_pool2d(
+        &self,
+        kernel_size: [usize; 2],
+        stride: Option<[usize; 2]>,
+        padding: [usize; 2],
+    ) -> Result<Tensor> {
         call_tensor(
             op::MAX_POOL2D,
             vec![
@@ -189,7 +222,10 @@ impl Tensor {
 
     /// A tensor of `shape` (one dim may be `-1`): a view when possible, else a copy.
     pub fn reshape(&self, shape: &[i64]) -> Result<Tensor> {
-        call_tensor(op::RESHAPE, vec![self.into(), IValue::IntList(shape.to_vec())])
+        call_tensor(
+            op::RESHAPE,
+            vec![self.into(), IValue::IntList(shape.to_vec())],
+        )
     }
 
     /// A view of `shape`; an error when the layout does not allow one.
@@ -204,12 +240,18 @@ impl Tensor {
 
     /// Reorders the dims.
     pub fn permute(&self, dims: &[i64]) -> Result<Tensor> {
-        call_tensor(op::PERMUTE, vec![self.into(), IValue::IntList(dims.to_vec())])
+        call_tensor(
+            op::PERMUTE,
+            vec![self.into(), IValue::IntList(dims.to_vec())],
+        )
     }
 
     /// Swaps two dims.
     pub fn transpose(&self, dim0: i64, dim1: i64) -> Result<Tensor> {
-        call_tensor(op::TRANSPOSE, vec![self.into(), IValue::Int(dim0), IValue::Int(dim1)])
+        call_tensor(
+            op::TRANSPOSE,
+            vec![self.into(), IValue::Int(dim0), IValue::Int(dim1)],
+        )
     }
 
     /// Transpose of a 2-D tensor.
@@ -226,18 +268,35 @@ impl Tensor {
     pub fn slice_step(&self, dim: i64, start: i64, end: i64, step: i64) -> Result<Tensor> {
         call_tensor(
             op::SLICE,
-            vec![self.into(), IValue::Int(dim), IValue::Int(start), IValue::Int(end), IValue::Int(step)],
+            vec![
+                self.into(),
+                IValue::Int(dim),
+                IValue::Int(start),
+                IValue::Int(end),
+                IValue::Int(step),
+            ],
         )
     }
 
     /// `length` elements from `start` along `dim`.
     pub fn narrow(&self, dim: i64, start: i64, length: i64) -> Result<Tensor> {
-        call_tensor(op::NARROW, vec![self.into(), IValue::Int(dim), IValue::Int(start), IValue::Int(length)])
+        call_tensor(
+            op::NARROW,
+            vec![
+                self.into(),
+                IValue::Int(dim),
+                IValue::Int(start),
+                IValue::Int(length),
+            ],
+        )
     }
 
     /// Broadcasts to `size` (`-1` keeps a dim) without copying.
     pub fn expand(&self, size: &[i64]) -> Result<Tensor> {
-        call_tensor(op::EXPAND, vec![self.into(), IValue::IntList(size.to_vec())])
+        call_tensor(
+            op::EXPAND,
+            vec![self.into(), IValue::IntList(size.to_vec())],
+        )
     }
 
     /// Broadcasts to `shape` without copying.
@@ -247,7 +306,10 @@ impl Tensor {
 
     /// Removes `dim` if it has size 1 (every size-1 dim when `None`).
     pub fn squeeze(&self, dim: Option<i64>) -> Result<Tensor> {
-        call_tensor(op::SQUEEZE, vec![self.into(), dim.map_or(IValue::None, IValue::Int)])
+        call_tensor(
+            op::SQUEEZE,
+            vec![self.into(), dim.map_or(IValue::None, IValue::Int)],
+        )
     }
 
     /// Inserts a size-1 dim at `dim`.
@@ -257,22 +319,34 @@ impl Tensor {
 
     /// Concatenates along `dim`.
     pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
-        call_tensor(op::CAT, vec![IValue::TensorList(tensors.to_vec()), IValue::Int(dim)])
+        call_tensor(
+            op::CAT,
+            vec![IValue::TensorList(tensors.to_vec()), IValue::Int(dim)],
+        )
     }
 
     /// Stacks along a new dim `dim`.
     pub fn stack(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
-        call_tensor(op::STACK, vec![IValue::TensorList(tensors.to_vec()), IValue::Int(dim)])
+        call_tensor(
+            op::STACK,
+            vec![IValue::TensorList(tensors.to_vec()), IValue::Int(dim)],
+        )
     }
 
     /// Picks entries along `dim` by the 1-D integer `index`.
     pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
-        call_tensor(op::INDEX_SELECT, vec![self.into(), IValue::Int(dim), index.into()])
+        call_tensor(
+            op::INDEX_SELECT,
+            vec![self.into(), IValue::Int(dim), index.into()],
+        )
     }
 
     /// `out[i][j] = self[index[i][j]][j]` for `dim = 0`, and so on (`torch.gather`).
     pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
-        call_tensor(op::GATHER, vec![self.into(), IValue::Int(dim), index.into()])
+        call_tensor(
+            op::GATHER,
+            vec![self.into(), IValue::Int(dim), index.into()],
+        )
     }
 
     /// Rows of this `[num, dim]` weight picked by integer `indices`.
@@ -301,21 +375,40 @@ pub mod factory {
 
     /// Uninitialised storage of `shape`.
     pub fn empty(shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
-        call_tensor(op::EMPTY, vec![size(shape), IValue::DType(dtype), IValue::Device(*device)])
+        call_tensor(
+            op::EMPTY,
+            vec![size(shape), IValue::DType(dtype), IValue::Device(*device)],
+        )
     }
     /// Zeros.
     pub fn zeros(shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
-        call_tensor(op::ZEROS, vec![size(shape), IValue::DType(dtype), IValue::Device(*device)])
+        call_tensor(
+            op::ZEROS,
+            vec![size(shape), IValue::DType(dtype), IValue::Device(*device)],
+        )
     }
     /// Ones.
     pub fn ones(shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
-        call_tensor(op::ONES, vec![size(shape), IValue::DType(dtype), IValue::Device(*device)])
+        call_tensor(
+            op::ONES,
+            vec![size(shape), IValue::DType(dtype), IValue::Device(*device)],
+        )
     }
     /// Every element `value`.
-    pub fn full(shape: &[usize], value: impl Into<Scalar>, dtype: DType, device: &Device) -> Result<Tensor> {
+    pub fn full(
+        shape: &[usize],
+        value: impl Into<Scalar>,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
         call_tensor(
             op::FULL,
-            vec![size(shape), value.into().into(), IValue::DType(dtype), IValue::Device(*device)],
+            vec![
+                size(shape),
+                value.into().into(),
+                IValue::DType(dtype),
+                IValue::Device(*device),
+            ],
         )
     }
     /// `start, start + step, ...` below `end`.
@@ -341,21 +434,36 @@ pub mod factory {
     pub fn eye(n: usize, m: usize, dtype: DType, device: &Device) -> Result<Tensor> {
         call_tensor(
             op::EYE,
-            vec![IValue::Int(n as i64), IValue::Int(m as i64), IValue::DType(dtype), IValue::Device(*device)],
+            vec![
+                IValue::Int(n as i64),
+                IValue::Int(m as i64),
+                IValue::DType(dtype),
+                IValue::Device(*device),
+            ],
         )
     }
     /// Uniform `[0, 1)` from the Philox stream of `seed`.
     pub fn rand(shape: &[usize], seed: u64, dtype: DType, device: &Device) -> Result<Tensor> {
         call_tensor(
             op::RAND,
-            vec![size(shape), IValue::Int(seed as i64), IValue::DType(dtype), IValue::Device(*device)],
+            vec![
+                size(shape),
+                IValue::Int(seed as i64),
+                IValue::DType(dtype),
+                IValue::Device(*device),
+            ],
         )
     }
     /// Standard normal from the Philox stream of `seed`.
     pub fn randn(shape: &[usize], seed: u64, dtype: DType, device: &Device) -> Result<Tensor> {
         call_tensor(
             op::RANDN,
-            vec![size(shape), IValue::Int(seed as i64), IValue::DType(dtype), IValue::Device(*device)],
+            vec![
+                size(shape),
+                IValue::Int(seed as i64),
+                IValue::DType(dtype),
+                IValue::Device(*device),
+            ],
         )
     }
 
@@ -372,14 +480,20 @@ pub mod factory {
         if data.len() != n {
             return Err(Error::shape(
                 "from_vec",
-                format!("{} values do not fill shape {shape:?} ({n} elements)", data.len()),
+                format!(
+                    "{} values do not fill shape {shape:?} ({n} elements)",
+                    data.len()
+                ),
             ));
         }
         let _guard = NoTracerDispatchMode::new();
         let mut t = empty(shape, T::DTYPE, device)?;
-        let storage = t
-            .storage_mut()
-            .ok_or_else(|| Error::invalid("from_vec", "a freshly allocated tensor was shared (internal)"))?;
+        let storage = t.storage_mut().ok_or_else(|| {
+            Error::invalid(
+                "from_vec",
+                "a freshly allocated tensor was shared (internal)",
+            )
+        })?;
         storage.write_bytes(&T::to_bytes(data))?;
         Ok(t)
     }

@@ -64,7 +64,10 @@ static GLOBAL: LazyLock<Dispatcher> = LazyLock::new(|| {
 });
 
 fn lock_poisoned() -> Error {
-    Error::invalid("dispatcher", "the op table lock was poisoned by a panic during registration")
+    Error::invalid(
+        "dispatcher",
+        "the op table lock was poisoned by a panic during registration",
+    )
 }
 
 impl Default for Dispatcher {
@@ -95,10 +98,19 @@ impl Dispatcher {
             let id = self
                 .define_kind(schema, *kind)
                 .unwrap_or_else(|e| panic!("built-in schema {schema:?} does not parse: {e}"));
-            debug_assert_eq!(id, OpId(i as u32), "built-in ops are numbered in table order");
+            debug_assert_eq!(
+                id,
+                OpId(i as u32),
+                "built-in ops are numbered in table order"
+            );
             if *kind == OpKind::Factory {
-                self.register_kernel(id, DispatchKey::BackendSelect, "backend_select", backend_select)
-                    .unwrap_or_else(|e| panic!("{e}"));
+                self.register_kernel(
+                    id,
+                    DispatchKey::BackendSelect,
+                    "backend_select",
+                    backend_select,
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
             }
         }
         crate::views::register(self).unwrap_or_else(|e| panic!("registering view kernels: {e}"));
@@ -113,7 +125,12 @@ impl Dispatcher {
         };
         let id = self.define_kind(schema, kind)?;
         if kind == OpKind::Factory {
-            self.register_kernel(id, DispatchKey::BackendSelect, "backend_select", backend_select)?;
+            self.register_kernel(
+                id,
+                DispatchKey::BackendSelect,
+                "backend_select",
+                backend_select,
+            )?;
         }
         Ok(id)
     }
@@ -154,7 +171,12 @@ impl Dispatcher {
 
     /// The op's kind (factory, primitive, view, composite).
     pub fn kind(&self, op: OpId) -> Option<OpKind> {
-        self.tables.read().ok()?.ops.get(op.0 as usize).map(|e| e.kind)
+        self.tables
+            .read()
+            .ok()?
+            .ops
+            .get(op.0 as usize)
+            .map(|e| e.kind)
     }
 
     /// Every op's id, in table order.
@@ -186,7 +208,11 @@ impl Dispatcher {
         self.tables
             .read()
             .ok()
-            .and_then(|t| t.ops.get(op.0 as usize).map(|e| e.kernels[key.index()].is_some()))
+            .and_then(|t| {
+                t.ops
+                    .get(op.0 as usize)
+                    .map(|e| e.kernels[key.index()].is_some())
+            })
             .unwrap_or(false)
     }
 
@@ -278,7 +304,9 @@ impl Dispatcher {
     /// Calls an op by name with boxed arguments, checked against its schema
     /// (defaults filled in, wrong types rejected).
     pub fn call_boxed(&self, name: &str, args: Vec<IValue>) -> Result<Stack> {
-        let op = self.find(name).ok_or_else(|| Error::UnknownOp(name.to_string()))?;
+        let op = self
+            .find(name)
+            .ok_or_else(|| Error::UnknownOp(name.to_string()))?;
         let args = self.schema(op)?.bind(args)?;
         self.call(op, args)
     }
@@ -335,7 +363,9 @@ impl Dispatcher {
     /// What each key would run for `op_name`: its kernel, the key's
     /// fallback, a fallthrough, or nothing (c10's `dumpComputedTable`).
     pub fn dump(&self, op_name: &str) -> Result<String> {
-        let op = self.find(op_name).ok_or_else(|| Error::UnknownOp(op_name.to_string()))?;
+        let op = self
+            .find(op_name)
+            .ok_or_else(|| Error::UnknownOp(op_name.to_string()))?;
         let t = self.tables.read().map_err(|_| lock_poisoned())?;
         let e = &t.ops[op.0 as usize];
         let mut s = format!("{}\n", e.schema);
@@ -367,7 +397,12 @@ fn backend_select(op: OpId, ks: DispatchKeySet, stack: &mut Stack) -> Result<()>
             IValue::Device(d) => Some(*d),
             _ => None,
         })
-        .ok_or_else(|| Error::invalid("backend_select", "factory op called without a Device argument"))?;
+        .ok_or_else(|| {
+            Error::invalid(
+                "backend_select",
+                "factory op called without a Device argument",
+            )
+        })?;
     let ks = ks.after(DispatchKey::BackendSelect).add(device.key());
     Dispatcher::global().redispatch(op, ks, stack)
 }
@@ -401,7 +436,10 @@ impl Library {
     /// A library for namespace `ns` in the global dispatcher.
     pub fn new(ns: &str) -> Result<Library> {
         if ns.is_empty() || ns.contains("::") || ns == "kiln" {
-            return Err(Error::invalid("Library::new", format!("namespace {ns:?} is empty, reserved or contains '::'")));
+            return Err(Error::invalid(
+                "Library::new",
+                format!("namespace {ns:?} is empty, reserved or contains '::'"),
+            ));
         }
         Ok(Library {
             ns: ns.to_string(),
@@ -423,7 +461,10 @@ impl Library {
         if parsed.namespace() != self.ns {
             return Err(Error::Schema {
                 op: parsed.name,
-                msg: format!("library {:?} can only define ops in its own namespace", self.ns),
+                msg: format!(
+                    "library {:?} can only define ops in its own namespace",
+                    self.ns
+                ),
             });
         }
         self.dispatcher.define(schema)
@@ -435,14 +476,20 @@ impl Library {
         F: Fn(OpId, DispatchKeySet, &mut Stack) -> Result<()> + Send + Sync + 'static,
     {
         let q = self.qualify(name);
-        let op = self.dispatcher.find(&q).ok_or(Error::UnknownOp(q.clone()))?;
+        let op = self
+            .dispatcher
+            .find(&q)
+            .ok_or(Error::UnknownOp(q.clone()))?;
         self.dispatcher.register_kernel(op, key, &q, f)
     }
 
     /// Makes `key` fall through for op `name`.
     pub fn fallthrough(&self, name: &str, key: DispatchKey) -> Result<()> {
         let q = self.qualify(name);
-        let op = self.dispatcher.find(&q).ok_or(Error::UnknownOp(q.clone()))?;
+        let op = self
+            .dispatcher
+            .find(&q)
+            .ok_or(Error::UnknownOp(q.clone()))?;
         self.dispatcher.register_fallthrough(op, key)
     }
 }

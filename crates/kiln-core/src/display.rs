@@ -19,12 +19,23 @@ impl Formatter {
     fn new(dtype: DType, values: &[f64]) -> Self {
         let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
         let int_mode = finite.iter().all(|v| v.fract() == 0.0);
-        let abs: Vec<f64> = finite.iter().map(|v| v.abs()).filter(|&v| v != 0.0).collect();
+        let abs: Vec<f64> = finite
+            .iter()
+            .map(|v| v.abs())
+            .filter(|&v| v != 0.0)
+            .collect();
         let (mn, mx) = abs
             .iter()
             .fold((f64::INFINITY, 0.0f64), |(a, b), &v| (a.min(v), b.max(v)));
-        let sci = !abs.is_empty() && dtype.is_float() && (mx / mn > 1000.0 || mx > 1e8 || mn < 1e-4) && !(int_mode && mx <= 1e8);
-        Formatter { dtype, int_mode, sci }
+        let sci = !abs.is_empty()
+            && dtype.is_float()
+            && (mx / mn > 1000.0 || mx > 1e8 || mn < 1e-4)
+            && !(int_mode && mx <= 1e8);
+        Formatter {
+            dtype,
+            int_mode,
+            sci,
+        }
     }
 
     fn fmt(&self, v: f64) -> String {
@@ -81,7 +92,16 @@ fn write_dim(
             }
         }
         match item {
-            Some(i) => write_dim(out, vals, &shape[1..], base + i * inner, f, width, summarize, indent + 1),
+            Some(i) => write_dim(
+                out,
+                vals,
+                &shape[1..],
+                base + i * inner,
+                f,
+                width,
+                summarize,
+                indent + 1,
+            ),
             None => out.push_str("..."),
         }
     }
@@ -100,7 +120,11 @@ impl fmt::Display for Tensor {
         let mut shown_vals = Vec::new();
         collect_shown(&vals, shape, 0, summarize, &mut shown_vals);
         let f = Formatter::new(self.dtype(), &shown_vals);
-        let width = shown_vals.iter().map(|&v| f.fmt(v).len()).max().unwrap_or(0);
+        let width = shown_vals
+            .iter()
+            .map(|&v| f.fmt(v).len())
+            .max()
+            .unwrap_or(0);
         let mut s = String::from("tensor(");
         if vals.is_empty() {
             s.push_str("[]");

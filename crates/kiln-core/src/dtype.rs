@@ -234,14 +234,47 @@ mod tests {
         assert_eq!(promote_types(Bool, I32), I32);
         assert_eq!(promote_types(Bool, Bool), Bool);
         // a Rust scalar does not widen a tensor's dtype within its category
-        assert_eq!(ResultType::new().tensor(F16, 2).scalar(Scalar::Float(2.0)).finish(), F16);
-        assert_eq!(ResultType::new().tensor(I32, 1).scalar(Scalar::Int(7)).finish(), I32);
+        assert_eq!(
+            ResultType::new()
+                .tensor(F16, 2)
+                .scalar(Scalar::Float(2.0))
+                .finish(),
+            F16
+        );
+        assert_eq!(
+            ResultType::new()
+                .tensor(I32, 1)
+                .scalar(Scalar::Int(7))
+                .finish(),
+            I32
+        );
         // but a higher category does
-        assert_eq!(ResultType::new().tensor(I32, 1).scalar(Scalar::Float(2.5)).finish(), F32);
-        assert_eq!(ResultType::new().tensor(Bool, 1).scalar(Scalar::Int(1)).finish(), I32);
+        assert_eq!(
+            ResultType::new()
+                .tensor(I32, 1)
+                .scalar(Scalar::Float(2.5))
+                .finish(),
+            F32
+        );
+        assert_eq!(
+            ResultType::new()
+                .tensor(Bool, 1)
+                .scalar(Scalar::Int(1))
+                .finish(),
+            I32
+        );
         // zero-dim tensors rank below dimensioned ones
-        assert_eq!(ResultType::new().tensor(BF16, 2).tensor(F32, 0).finish(), BF16);
-        assert_eq!(ResultType::new().tensor(I32, 2).tensor(F16, 0).finish(), F16);
-        assert_eq!(ResultType::new().tensor(F16, 0).tensor(F32, 0).finish(), F32);
+        assert_eq!(
+            ResultType::new().tensor(BF16, 2).tensor(F32, 0).finish(),
+            BF16
+        );
+        assert_eq!(
+            ResultType::new().tensor(I32, 2).tensor(F16, 0).finish(),
+            F16
+        );
+        assert_eq!(
+            ResultType::new().tensor(F16, 0).tensor(F32, 0).finish(),
+            F32
+        );
     }
 }

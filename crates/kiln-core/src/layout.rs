@@ -53,7 +53,10 @@ pub fn normalize_dims(op: &str, dims: &[i64], ndim: usize) -> Result<Vec<usize>>
     for &d in dims {
         let d = normalize_dim(op, d, ndim)?;
         if out.contains(&d) {
-            return Err(Error::invalid(op, format!("dim {d} appears more than once in {dims:?}")));
+            return Err(Error::invalid(
+                op,
+                format!("dim {d} appears more than once in {dims:?}"),
+            ));
         }
         out.push(d);
     }
@@ -65,8 +68,16 @@ pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Result<Vec<usize>
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -156,7 +167,12 @@ impl Layout {
 
     /// The storage index of the element at multi-index `idx`.
     pub fn index_of(&self, idx: &[usize]) -> usize {
-        self.offset + idx.iter().zip(&self.strides).map(|(i, s)| i * s).sum::<usize>()
+        self.offset
+            + idx
+                .iter()
+                .zip(&self.strides)
+                .map(|(i, s)| i * s)
+                .sum::<usize>()
     }
 
     /// Permutes the dims: `dims` must hold each of `0..ndim` once.
@@ -165,7 +181,10 @@ impl Layout {
         if dims.len() != n {
             return Err(Error::invalid(
                 op,
-                format!("dims {dims:?} must name each of the {n} dims of shape {:?} once", self.shape),
+                format!(
+                    "dims {dims:?} must name each of the {n} dims of shape {:?} once",
+                    self.shape
+                ),
             ));
         }
         let dims = normalize_dims(op, dims, n)?;
@@ -196,7 +215,10 @@ impl Layout {
         }
         let d = normalize_dim(op, dim, self.ndim())?;
         if step < 1 {
-            return Err(Error::invalid(op, format!("step must be positive, got {step}")));
+            return Err(Error::invalid(
+                op,
+                format!("step must be positive, got {step}"),
+            ));
         }
         let size = self.shape[d] as i64;
         let fix = |v: i64| if v < 0 { v + size } else { v };
@@ -226,7 +248,10 @@ impl Layout {
     /// `length` elements from `start` along `dim`.
     pub fn narrow(&self, op: &str, dim: i64, start: i64, length: i64) -> Result<Layout> {
         if length < 0 {
-            return Err(Error::invalid(op, format!("length must be non-negative, got {length}")));
+            return Err(Error::invalid(
+                op,
+                format!("length must be non-negative, got {length}"),
+            ));
         }
         let d = normalize_dim(op, dim, self.ndim())?;
         let size = self.shape.get(d).copied().unwrap_or(1) as i64;
@@ -248,7 +273,10 @@ impl Layout {
         if n < self.ndim() {
             return Err(Error::shape(
                 op,
-                format!("cannot expand shape {:?} to {shape:?}: fewer dims", self.shape),
+                format!(
+                    "cannot expand shape {:?} to {shape:?}: fewer dims",
+                    self.shape
+                ),
             ));
         }
         let lead = n - self.ndim();
@@ -257,7 +285,10 @@ impl Layout {
         for (i, &want) in shape.iter().enumerate() {
             if i < lead {
                 if want < 0 {
-                    return Err(Error::shape(op, format!("-1 is not allowed in a new leading dim: {shape:?}")));
+                    return Err(Error::shape(
+                        op,
+                        format!("-1 is not allowed in a new leading dim: {shape:?}"),
+                    ));
                 }
                 out_shape.push(want as usize);
                 out_strides.push(0);
@@ -274,7 +305,10 @@ impl Layout {
             } else {
                 return Err(Error::shape(
                     op,
-                    format!("cannot expand shape {:?} to {shape:?}: dim {i} has size {have}", self.shape),
+                    format!(
+                        "cannot expand shape {:?} to {shape:?}: dim {i} has size {have}",
+                        self.shape
+                    ),
                 ));
             }
         }
@@ -301,12 +335,20 @@ impl Layout {
             None => self.shape.iter().map(|&d| d != 1).collect(),
             Some(dim) => {
                 let d = normalize_dim(op, dim, self.ndim())?;
-                (0..self.ndim()).map(|i| i != d || self.shape[i] != 1).collect()
+                (0..self.ndim())
+                    .map(|i| i != d || self.shape[i] != 1)
+                    .collect()
             }
         };
         Ok(Layout {
-            shape: (0..self.ndim()).filter(|&i| keep[i]).map(|i| self.shape[i]).collect(),
-            strides: (0..self.ndim()).filter(|&i| keep[i]).map(|i| self.strides[i]).collect(),
+            shape: (0..self.ndim())
+                .filter(|&i| keep[i])
+                .map(|i| self.shape[i])
+                .collect(),
+            strides: (0..self.ndim())
+                .filter(|&i| keep[i])
+                .map(|i| self.strides[i])
+                .collect(),
             offset: self.offset,
         })
     }
@@ -337,7 +379,11 @@ impl Layout {
         }
         let numel = self.numel();
         if numel == 0 {
-            return Some(Layout::new(shape.to_vec(), contiguous_strides(shape), self.offset));
+            return Some(Layout::new(
+                shape.to_vec(),
+                contiguous_strides(shape),
+                self.offset,
+            ));
         }
         // Walk old dims from the back in chunks of mutually contiguous dims,
         // matching each chunk to a run of new dims of the same size.
@@ -383,7 +429,10 @@ pub fn infer_shape(op: &str, from: &[usize], shape: &[i64]) -> Result<Vec<usize>
     for (i, &d) in shape.iter().enumerate() {
         if d == -1 {
             if infer.replace(i).is_some() {
-                return Err(Error::shape(op, format!("only one dim can be -1 in {shape:?}")));
+                return Err(Error::shape(
+                    op,
+                    format!("only one dim can be -1 in {shape:?}"),
+                ));
             }
         } else if d < 0 {
             return Err(Error::shape(op, format!("invalid size {d} in {shape:?}")));
@@ -397,7 +446,9 @@ pub fn infer_shape(op: &str, from: &[usize], shape: &[i64]) -> Result<Vec<usize>
             if known == 0 || numel % known != 0 {
                 return Err(Error::shape(
                     op,
-                    format!("shape {shape:?} is invalid for input of size {numel} (shape {from:?})"),
+                    format!(
+                        "shape {shape:?} is invalid for input of size {numel} (shape {from:?})"
+                    ),
                 ));
             }
             out[i] = numel / known;

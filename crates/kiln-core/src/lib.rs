@@ -35,8 +35,9 @@ pub use ops::{op, OpId, OpKind, BUILTIN_OPS};
 pub use schema::{ArgType, Argument, BaseType, OpSchema};
 pub use tensor::{for_each_index, Element, Storage, Tensor, TensorId};
 pub use tls::{
-    is_dispatch_enabled, set_dispatch_enabled, tls_is_dispatch_key_excluded, tls_is_dispatch_key_included,
-    tls_local_dispatch_key_set, tls_set_dispatch_key_excluded, tls_set_dispatch_key_included,
-    ExcludeDispatchKeyGuard, IncludeDispatchKeyGuard, LocalDispatchKeySet, NoTracerDispatchMode,
+    is_dispatch_enabled, set_dispatch_enabled, tls_is_dispatch_key_excluded,
+    tls_is_dispatch_key_included, tls_local_dispatch_key_set, tls_set_dispatch_key_excluded,
+    tls_set_dispatch_key_included, ExcludeDispatchKeyGuard, IncludeDispatchKeyGuard,
+    LocalDispatchKeySet, NoTracerDispatchMode,
 };
 pub use value::{IValue, Stack, StackExt, StackResult};

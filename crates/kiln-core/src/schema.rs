@@ -74,7 +74,10 @@ impl BaseType {
                 | (BaseType::IntList, IValue::IntList(_))
                 | (BaseType::Float, IValue::Float(_) | IValue::Int(_))
                 | (BaseType::Bool, IValue::Bool(_))
-                | (BaseType::Scalar, IValue::Int(_) | IValue::Float(_) | IValue::Bool(_))
+                | (
+                    BaseType::Scalar,
+                    IValue::Int(_) | IValue::Float(_) | IValue::Bool(_)
+                )
                 | (BaseType::ScalarType, IValue::DType(_))
                 | (BaseType::Device, IValue::Device(_))
                 | (BaseType::Str, IValue::Str(_))
@@ -93,7 +96,12 @@ pub struct ArgType {
 
 impl fmt::Display for ArgType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.base.name(), if self.optional { "?" } else { "" })
+        write!(
+            f,
+            "{}{}",
+            self.base.name(),
+            if self.optional { "?" } else { "" }
+        )
     }
 }
 
@@ -139,18 +147,27 @@ fn parse_type(text: &str, s: &str) -> Result<ArgType> {
 fn parse_default(text: &str, ty: ArgType, s: &str) -> Result<IValue> {
     let bad = || parse_err(text, format!("default {s:?} does not fit type {ty}"));
     if s == "None" {
-        return if ty.optional { Ok(IValue::None) } else { Err(bad()) };
+        return if ty.optional {
+            Ok(IValue::None)
+        } else {
+            Err(bad())
+        };
     }
     Ok(match ty.base {
         BaseType::Int => IValue::Int(s.parse().map_err(|_| bad())?),
         BaseType::Float => IValue::Float(s.parse().map_err(|_| bad())?),
-        BaseType::Bool | BaseType::Scalar if s == "True" || s == "False" => IValue::Bool(s == "True"),
+        BaseType::Bool | BaseType::Scalar if s == "True" || s == "False" => {
+            IValue::Bool(s == "True")
+        }
         BaseType::Scalar => match s.parse::<i64>() {
             Ok(i) => IValue::Int(i),
             Err(_) => IValue::Float(s.parse().map_err(|_| bad())?),
         },
         BaseType::IntList => {
-            let inner = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')).ok_or_else(bad)?;
+            let inner = s
+                .strip_prefix('[')
+                .and_then(|s| s.strip_suffix(']'))
+                .ok_or_else(bad)?;
             let items: std::result::Result<Vec<i64>, _> = inner
                 .split(',')
                 .map(str::trim)
@@ -190,16 +207,31 @@ fn split_args(s: &str) -> Vec<&str> {
 impl OpSchema {
     /// Parses `ns::name(Type arg[=default], ...) -> Ret` or `-> (Ret, Ret)`.
     pub fn parse(text: &str) -> Result<OpSchema> {
-        let open = text.find('(').ok_or_else(|| parse_err(text, "expected '('"))?;
-        let close = text.rfind(')').ok_or_else(|| parse_err(text, "expected ')'"))?;
-        let arrow = text[close..].find("->").map(|i| i + close);
-        let (close, arrow) = match arrow {
-            Some(a) => (text[..a].rfind(')').unwrap_or(close), a),
-            None => return Err(parse_err(text, "expected '-> ReturnType'")),
-        };
+        let open = text
+            .find('(')
+            .ok_or_else(|| parse_err(text, "expected '('"))?;
+        let mut depth = 0i32;
+        let close = text[open..]
+            .char_indices()
+            .find_map(|(i, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                (depth == 0).then_some(open + i)
+            })
+            .ok_or_else(|| parse_err(text, "expected ')'"))?;
+        let arrow = text[close..]
+            .find("->")
+            .map(|i| i + close)
+            .ok_or_else(|| parse_err(text, "expected '-> ReturnType'"))?;
         let name = text[..open].trim();
         if !name.contains("::") || name.split("::").any(|p| p.is_empty()) {
-            return Err(parse_err(text, format!("op name {name:?} must be namespace::name")));
+            return Err(parse_err(
+                text,
+                format!("op name {name:?} must be namespace::name"),
+            ));
         }
         let mut args: Vec<Argument> = Vec::new();
         for a in split_args(&text[open + 1..close]) {
@@ -207,16 +239,22 @@ impl OpSchema {
                 Some((d, v)) => (d.trim(), Some(v.trim())),
                 None => (a, None),
             };
-            let (ty, arg_name) = decl
-                .rsplit_once(' ')
-                .ok_or_else(|| parse_err(text, format!("argument {a:?} needs a type and a name")))?;
+            let (ty, arg_name) = decl.rsplit_once(' ').ok_or_else(|| {
+                parse_err(text, format!("argument {a:?} needs a type and a name"))
+            })?;
             let ty = parse_type(text, ty.trim())?;
             let default = default.map(|d| parse_default(text, ty, d)).transpose()?;
             if args.iter().any(|x| x.name == arg_name) {
-                return Err(parse_err(text, format!("argument name {arg_name:?} is used twice")));
+                return Err(parse_err(
+                    text,
+                    format!("argument name {arg_name:?} is used twice"),
+                ));
             }
             if default.is_none() && args.last().is_some_and(|x| x.default.is_some()) {
-                return Err(parse_err(text, format!("argument {arg_name:?} without a default follows one with a default")));
+                return Err(parse_err(
+                    text,
+                    format!("argument {arg_name:?} without a default follows one with a default"),
+                ));
             }
             args.push(Argument {
                 name: arg_name.to_string(),
@@ -225,7 +263,10 @@ impl OpSchema {
             });
         }
         let ret = text[arrow + 2..].trim();
-        let ret_inner = ret.strip_prefix('(').and_then(|r| r.strip_suffix(')')).unwrap_or(ret);
+        let ret_inner = ret
+            .strip_prefix('(')
+            .and_then(|r| r.strip_suffix(')'))
+            .unwrap_or(ret);
         let returns = split_args(ret_inner)
             .into_iter()
             .map(|r| parse_type(text, r.split_whitespace().next().unwrap_or(r)))
@@ -283,7 +324,12 @@ impl OpSchema {
             if !ok {
                 return Err(Error::Schema {
                     op: self.name.clone(),
-                    msg: format!("argument {i} ({} {}) got a value of type {}", a.ty, a.name, v.kind()),
+                    msg: format!(
+                        "argument {i} ({} {}) got a value of type {}",
+                        a.ty,
+                        a.name,
+                        v.kind()
+                    ),
                 });
             }
             if a.ty.base == BaseType::Float {
@@ -325,8 +371,14 @@ mod tests {
         let s = OpSchema::parse("my::scale(int x, float alpha=1.0) -> Tensor").unwrap();
         let v = s.bind(vec![IValue::Int(3)]).unwrap();
         assert!(matches!(v[1], IValue::Float(a) if a == 1.0));
-        let e = s.bind(vec![IValue::Str("no".into())]).unwrap_err().to_string();
-        assert!(e.contains("my::scale") && e.contains("argument 0 (int x)") && e.contains("str"), "{e}");
+        let e = s
+            .bind(vec![IValue::Str("no".into())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("my::scale") && e.contains("argument 0 (int x)") && e.contains("str"),
+            "{e}"
+        );
         assert!(s.bind(vec![]).is_err());
     }
 }

@@ -216,7 +216,9 @@ impl Tensor {
         }
         let local = Layout::new(l.shape().to_vec(), l.strides().to_vec(), 0);
         let mut out = Vec::with_capacity(n * esize);
-        for_each_index(&local, |i| out.extend_from_slice(&raw[i * esize..(i + 1) * esize]));
+        for_each_index(&local, |i| {
+            out.extend_from_slice(&raw[i * esize..(i + 1) * esize])
+        });
         Ok(out)
     }
 
@@ -237,7 +239,10 @@ impl Tensor {
         if self.numel() != 1 {
             return Err(Error::shape(
                 "to_scalar",
-                format!("expected a tensor with one element, got shape {:?}", self.shape()),
+                format!(
+                    "expected a tensor with one element, got shape {:?}",
+                    self.shape()
+                ),
             ));
         }
         Ok(self.to_vec::<T>()?[0])
@@ -247,11 +252,26 @@ impl Tensor {
     pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
         let b = self.to_bytes()?;
         Ok(match self.dtype() {
-            DType::F32 => f32::from_bytes(&b).into_iter().map(Element::to_f64).collect(),
-            DType::F16 => f16::from_bytes(&b).into_iter().map(Element::to_f64).collect(),
-            DType::BF16 => bf16::from_bytes(&b).into_iter().map(Element::to_f64).collect(),
-            DType::I32 => i32::from_bytes(&b).into_iter().map(Element::to_f64).collect(),
-            DType::Bool => bool::from_bytes(&b).into_iter().map(Element::to_f64).collect(),
+            DType::F32 => f32::from_bytes(&b)
+                .into_iter()
+                .map(Element::to_f64)
+                .collect(),
+            DType::F16 => f16::from_bytes(&b)
+                .into_iter()
+                .map(Element::to_f64)
+                .collect(),
+            DType::BF16 => bf16::from_bytes(&b)
+                .into_iter()
+                .map(Element::to_f64)
+                .collect(),
+            DType::I32 => i32::from_bytes(&b)
+                .into_iter()
+                .map(Element::to_f64)
+                .collect(),
+            DType::Bool => bool::from_bytes(&b)
+                .into_iter()
+                .map(Element::to_f64)
+                .collect(),
         })
     }
 }

@@ -36,9 +36,9 @@ pub(crate) fn register(d: &Dispatcher) -> Result<()> {
     })?;
     reg(d, op::TRANSPOSE, "view::transpose", |_, _, s| {
         let t = s.tensor("transpose", 0)?;
-        let l = t
-            .layout()
-            .transpose("transpose", s.int("transpose", 1)?, s.int("transpose", 2)?)?;
+        let l =
+            t.layout()
+                .transpose("transpose", s.int("transpose", 1)?, s.int("transpose", 2)?)?;
         let out = t.with_layout("transpose", l)?;
         s.set_result(out);
         Ok(())
@@ -58,9 +58,12 @@ pub(crate) fn register(d: &Dispatcher) -> Result<()> {
     })?;
     reg(d, op::NARROW, "view::narrow", |_, _, s| {
         let t = s.tensor("narrow", 0)?;
-        let l = t
-            .layout()
-            .narrow("narrow", s.int("narrow", 1)?, s.int("narrow", 2)?, s.int("narrow", 3)?)?;
+        let l = t.layout().narrow(
+            "narrow",
+            s.int("narrow", 1)?,
+            s.int("narrow", 2)?,
+            s.int("narrow", 3)?,
+        )?;
         let out = t.with_layout("narrow", l)?;
         s.set_result(out);
         Ok(())
@@ -131,7 +134,11 @@ fn reshape(_: OpId, ks: DispatchKeySet, s: &mut Stack) -> Result<()> {
 }
 
 /// Runs another op on the same backend key set and returns its one tensor.
-pub(crate) fn call1(id: OpId, ks: DispatchKeySet, mut args: Stack) -> Result<crate::tensor::Tensor> {
+pub(crate) fn call1(
+    id: OpId,
+    ks: DispatchKeySet,
+    mut args: Stack,
+) -> Result<crate::tensor::Tensor> {
     Dispatcher::global().redispatch(id, ks, &mut args)?;
     match args.into_iter().next() {
         Some(IValue::Tensor(t)) => Ok(t),
@@ -145,9 +152,16 @@ fn linear(_: OpId, ks: DispatchKeySet, s: &mut Stack) -> Result<()> {
     let w = s.tensor("linear", 1)?.clone();
     let b = s.opt_tensor("linear", 2)?.cloned();
     if w.ndim() != 2 {
-        return Err(Error::shape("linear", format!("weight must be 2-D [out, in], got shape {:?}", w.shape())));
+        return Err(Error::shape(
+            "linear",
+            format!("weight must be 2-D [out, in], got shape {:?}", w.shape()),
+        ));
     }
-    let wt = call1(op::TRANSPOSE, ks, vec![w.into(), IValue::Int(0), IValue::Int(1)])?;
+    let wt = call1(
+        op::TRANSPOSE,
+        ks,
+        vec![w.into(), IValue::Int(0), IValue::Int(1)],
+    )?;
     let mut y = call1(op::MATMUL, ks, vec![x.into(), wt.into()])?;
     if let Some(b) = b {
         y = call1(op::ADD, ks, vec![y.into(), b.into()])?;

@@ -59,8 +59,9 @@ pub fn walk<const N: usize>(
         idx[d] = rem % shape[d];
         rem /= shape[d];
     }
-    let mut off: [usize; N] =
-        std::array::from_fn(|i| ops[i].offset + (0..nd).map(|d| idx[d] * ops[i].strides[d]).sum::<usize>());
+    let mut off: [usize; N] = std::array::from_fn(|i| {
+        ops[i].offset + (0..nd).map(|d| idx[d] * ops[i].strides[d]).sum::<usize>()
+    });
     let last = shape[nd - 1];
     let inner: [usize; N] = std::array::from_fn(|i| ops[i].strides[nd - 1]);
     let mut k = 0;
@@ -111,9 +112,11 @@ pub fn map_strided<const N: usize, U: CpuElem>(
     if n <= GRAIN {
         walk(shape, ops, 0, n, |k, o| out[k] = f(o));
     } else {
-        out.par_chunks_mut(GRAIN).enumerate().for_each(|(c, chunk)| {
-            walk(shape, ops, c * GRAIN, chunk.len(), |k, o| chunk[k] = f(o));
-        });
+        out.par_chunks_mut(GRAIN)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                walk(shape, ops, c * GRAIN, chunk.len(), |k, o| chunk[k] = f(o));
+            });
     }
     out
 }
@@ -176,7 +179,13 @@ mod tests {
         kiln_core::for_each_index(&l, |i| all.push(i));
         for start in [0, 1, 4, 7, 30, 59] {
             let mut got = Vec::new();
-            walk(l.shape(), &[Operand::of(&l)], start, 60 - start, |_, [o]| got.push(o));
+            walk(
+                l.shape(),
+                &[Operand::of(&l)],
+                start,
+                60 - start,
+                |_, [o]| got.push(o),
+            );
             assert_eq!(got, all[start..], "start {start}");
         }
     }

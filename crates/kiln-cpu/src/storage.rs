@@ -180,7 +180,10 @@ impl Drop for CpuStorage {
             let p = g.get_or_insert_with(Pool::default);
             if p.bytes + bytes <= POOL_MAX_BYTES {
                 p.bytes += bytes;
-                p.free.entry((data.dtype(), cap_elems)).or_default().push(data);
+                p.free
+                    .entry((data.dtype(), cap_elems))
+                    .or_default()
+                    .push(data);
             }
         }
     }
@@ -188,7 +191,10 @@ impl Drop for CpuStorage {
 
 /// Bytes the CPU allocator holds for reuse.
 pub fn pooled_bytes() -> usize {
-    POOL.lock().ok().and_then(|g| g.as_ref().map(|p| p.bytes)).unwrap_or(0)
+    POOL.lock()
+        .ok()
+        .and_then(|g| g.as_ref().map(|p| p.bytes))
+        .unwrap_or(0)
 }
 
 /// Frees every pooled buffer.
@@ -262,7 +268,12 @@ impl Storage for CpuStorage {
         if bytes.len() != want {
             return Err(Error::invalid(
                 "write_bytes",
-                format!("expected {want} bytes for {} {} elements, got {}", self.len(), self.dtype(), bytes.len()),
+                format!(
+                    "expected {want} bytes for {} {} elements, got {}",
+                    self.len(),
+                    self.dtype(),
+                    bytes.len()
+                ),
             ));
         }
         match &mut self.data {
@@ -282,7 +293,16 @@ mod tests {
 
     #[test]
     fn buckets_waste_at_most_an_eighth() {
-        for n in [64usize, 65, 1000, 4096, 4097, 1 << 24, (1 << 24) + 1, 12345678] {
+        for n in [
+            64usize,
+            65,
+            1000,
+            4096,
+            4097,
+            1 << 24,
+            (1 << 24) + 1,
+            12345678,
+        ] {
             let b = bucket(n);
             assert!(b >= n && (b - n) * 8 <= n, "{n} -> {b}");
             assert_eq!(bucket(b), b);

@@ -19,16 +19,21 @@ pub fn cpu_storage<'a>(op: &str, t: &'a Tensor) -> Result<&'a CpuStorage> {
 
 /// The whole storage of `t` as `&[T]` (index it through `t.layout()`).
 pub fn slice_of<'a, T: CpuElem>(op: &str, t: &'a Tensor) -> Result<&'a [T]> {
-    cpu_storage(op, t)?.as_slice::<T>().map_err(|_| Error::DTypeMismatch {
-        op: op.to_string(),
-        expected: T::DTYPE,
-        got: t.dtype(),
-    })
+    cpu_storage(op, t)?
+        .as_slice::<T>()
+        .map_err(|_| Error::DTypeMismatch {
+            op: op.to_string(),
+            expected: T::DTYPE,
+            got: t.dtype(),
+        })
 }
 
 /// A contiguous tensor of `shape` over `data`.
 pub fn wrap<T: CpuElem>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
-    Tensor::from_storage(Arc::new(CpuStorage::from_vec(data)), Layout::contiguous(shape))
+    Tensor::from_storage(
+        Arc::new(CpuStorage::from_vec(data)),
+        Layout::contiguous(shape),
+    )
 }
 
 /// The elements of `t` in logical order, converted to `U` through `f32`

@@ -23,9 +23,10 @@ pub mod testing;
 mod transfer;
 
 pub use kiln_core::{
-    self as core, is_dispatch_enabled, op, set_dispatch_enabled, DType, Device, DispatchKey, DispatchKeySet,
-    Dispatcher, Element, Error, ExcludeDispatchKeyGuard, IValue, IncludeDispatchKeyGuard, Layout, Library,
-    NoTracerDispatchMode, OpId, Result, Scalar, Stack, StackExt, StackResult, Tensor,
+    self as core, is_dispatch_enabled, op, set_dispatch_enabled, DType, Device, DispatchKey,
+    DispatchKeySet, Dispatcher, Element, Error, ExcludeDispatchKeyGuard, IValue,
+    IncludeDispatchKeyGuard, Layout, Library, NoTracerDispatchMode, OpId, Result, Scalar, Stack,
+    StackExt, StackResult, Tensor,
 };
 pub use kiln_cpu as cpu;
 
@@ -89,7 +90,12 @@ pub fn ones(shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
 }
 
 /// Every element `value`.
-pub fn full(shape: &[usize], value: impl Into<Scalar>, dtype: DType, device: &Device) -> Result<Tensor> {
+pub fn full(
+    shape: &[usize],
+    value: impl Into<Scalar>,
+    dtype: DType,
+    device: &Device,
+) -> Result<Tensor> {
     init()?;
     factory::full(shape, value, dtype, device)
 }
@@ -145,9 +151,20 @@ pub trait TensorExt: Sized {
     /// See [`ones`].
     fn ones(shape: &[usize], dtype: DType, device: &Device) -> Result<Self>;
     /// See [`full`].
-    fn full(shape: &[usize], value: impl Into<Scalar>, dtype: DType, device: &Device) -> Result<Self>;
+    fn full(
+        shape: &[usize],
+        value: impl Into<Scalar>,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self>;
     /// See [`arange`].
-    fn arange(start: impl Into<Scalar>, end: impl Into<Scalar>, step: impl Into<Scalar>, dtype: DType, device: &Device) -> Result<Self>;
+    fn arange(
+        start: impl Into<Scalar>,
+        end: impl Into<Scalar>,
+        step: impl Into<Scalar>,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self>;
     /// See [`eye`].
     fn eye(n: usize, m: usize, dtype: DType, device: &Device) -> Result<Self>;
     /// See [`rand`].
@@ -172,10 +189,21 @@ impl TensorExt for Tensor {
     fn ones(shape: &[usize], dtype: DType, device: &Device) -> Result<Self> {
         ones(shape, dtype, device)
     }
-    fn full(shape: &[usize], value: impl Into<Scalar>, dtype: DType, device: &Device) -> Result<Self> {
+    fn full(
+        shape: &[usize],
+        value: impl Into<Scalar>,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
         full(shape, value, dtype, device)
     }
-    fn arange(start: impl Into<Scalar>, end: impl Into<Scalar>, step: impl Into<Scalar>, dtype: DType, device: &Device) -> Result<Self> {
+    fn arange(
+        start: impl Into<Scalar>,
+        end: impl Into<Scalar>,
+        step: impl Into<Scalar>,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
         arange(start, end, step, dtype, device)
     }
     fn eye(n: usize, m: usize, dtype: DType, device: &Device) -> Result<Self> {

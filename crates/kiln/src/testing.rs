@@ -46,11 +46,19 @@ pub fn values(n: usize, seed: u64, dtype: DType, lo: f64, hi: f64) -> Vec<f64> {
 
 /// A tensor of `shape` and `dtype` on `device` from f64 values.
 pub fn tensor_of(vals: &[f64], shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
-    let t = crate::from_vec(vals.iter().map(|&v| v as f32).collect::<Vec<f32>>(), shape, &Device::Cpu)?;
+    let t = crate::from_vec(
+        vals.iter().map(|&v| v as f32).collect::<Vec<f32>>(),
+        shape,
+        &Device::Cpu,
+    )?;
     let t = if dtype == DType::I32 || dtype == DType::Bool {
         // through i32 so that integral values convert exactly
-        crate::from_vec(vals.iter().map(|&v| v as i32).collect::<Vec<i32>>(), shape, &Device::Cpu)?
-            .to_dtype(dtype)?
+        crate::from_vec(
+            vals.iter().map(|&v| v as i32).collect::<Vec<i32>>(),
+            shape,
+            &Device::Cpu,
+        )?
+        .to_dtype(dtype)?
     } else {
         t.to_dtype(dtype)?
     };
@@ -60,7 +68,14 @@ pub fn tensor_of(vals: &[f64], shape: &[usize], dtype: DType, device: &Device) -
 /// The same logical `shape` in four layouts: contiguous, transposed (last
 /// two dims, when there are two), sliced with a storage offset, and
 /// broadcast from a size-1 leading dim (when `shape[0] > 1`).
-pub fn layouts(shape: &[usize], dtype: DType, device: &Device, seed: u64, lo: f64, hi: f64) -> Result<Vec<Case>> {
+pub fn layouts(
+    shape: &[usize],
+    dtype: DType,
+    device: &Device,
+    seed: u64,
+    lo: f64,
+    hi: f64,
+) -> Result<Vec<Case>> {
     let n: usize = shape.iter().product();
     let mut cases = Vec::new();
     let base = values(n, seed, dtype, lo, hi);
@@ -74,7 +89,8 @@ pub fn layouts(shape: &[usize], dtype: DType, device: &Device, seed: u64, lo: f6
     if nd >= 2 {
         let mut swapped = shape.to_vec();
         swapped.swap(nd - 1, nd - 2);
-        let t = tensor_of(&values(n, seed + 1, dtype, lo, hi), &swapped, dtype, device)?.transpose(-1, -2)?;
+        let t = tensor_of(&values(n, seed + 1, dtype, lo, hi), &swapped, dtype, device)?
+            .transpose(-1, -2)?;
         cases.push(Case {
             layout: "transposed",
             values: t.to_f64_vec()?,
@@ -85,7 +101,11 @@ pub fn layouts(shape: &[usize], dtype: DType, device: &Device, seed: u64, lo: f6
         let mut bigger = shape.to_vec();
         bigger[nd - 1] += 3;
         let m: usize = bigger.iter().product();
-        let t = tensor_of(&values(m, seed + 2, dtype, lo, hi), &bigger, dtype, device)?.slice(-1, 2, 2 + shape[nd - 1] as i64)?;
+        let t = tensor_of(&values(m, seed + 2, dtype, lo, hi), &bigger, dtype, device)?.slice(
+            -1,
+            2,
+            2 + shape[nd - 1] as i64,
+        )?;
         cases.push(Case {
             layout: "sliced",
             values: t.to_f64_vec()?,
@@ -96,7 +116,8 @@ pub fn layouts(shape: &[usize], dtype: DType, device: &Device, seed: u64, lo: f6
         let mut one = shape.to_vec();
         one[0] = 1;
         let m: usize = one.iter().product();
-        let t = tensor_of(&values(m, seed + 3, dtype, lo, hi), &one, dtype, device)?.broadcast_as(shape)?;
+        let t = tensor_of(&values(m, seed + 3, dtype, lo, hi), &one, dtype, device)?
+            .broadcast_as(shape)?;
         cases.push(Case {
             layout: "broadcast",
             values: t.to_f64_vec()?,
@@ -132,7 +153,13 @@ pub fn tolerance(dtype: DType) -> (f64, f64) {
 /// (NaNs must match NaNs), naming `what` and the first bad index.
 #[track_caller]
 pub fn assert_close(what: &str, got: &[f64], want: &[f64], atol: f64, rtol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: {} values, expected {}", got.len(), want.len());
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: {} values, expected {}",
+        got.len(),
+        want.len()
+    );
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let ok = if w.is_nan() {
             g.is_nan()
@@ -141,6 +168,9 @@ pub fn assert_close(what: &str, got: &[f64], want: &[f64], atol: f64, rtol: f64)
         } else {
             (g - w).abs() <= atol + rtol * w.abs()
         };
-        assert!(ok, "{what}: at {i} got {g}, expected {w} (atol {atol}, rtol {rtol})");
+        assert!(
+            ok,
+            "{what}: at {i} got {g}, expected {w} (atol {atol}, rtol {rtol})"
+        );
     }
 }

@@ -4,7 +4,8 @@
 //! records one `kiln::to` node and never the `empty` under it.
 
 use kiln_core::{
-    factory, op, DispatchKey, Dispatcher, NoTracerDispatchMode, Result, Stack, StackExt, StackResult, Tensor,
+    factory, op, DispatchKey, Dispatcher, NoTracerDispatchMode, Result, Stack, StackExt,
+    StackResult, Tensor,
 };
 
 fn to_device(t: &Tensor, device: &kiln_core::Device) -> Result<Tensor> {
@@ -15,7 +16,9 @@ fn to_device(t: &Tensor, device: &kiln_core::Device) -> Result<Tensor> {
     let bytes = t.to_bytes()?;
     let mut out = factory::empty(t.shape(), t.dtype(), device)?;
     out.storage_mut()
-        .ok_or_else(|| kiln_core::Error::invalid("to", "a freshly allocated tensor was shared (internal)"))?
+        .ok_or_else(|| {
+            kiln_core::Error::invalid("to", "a freshly allocated tensor was shared (internal)")
+        })?
         .write_bytes(&bytes)?;
     Ok(out)
 }

@@ -8,7 +8,10 @@ use crate::storage::CpuElem;
 use crate::tensor_io::{ensure_dtype, slice_of, wrap};
 use half::{bf16, f16};
 use kiln_core::layout::broadcast_shapes;
-use kiln_core::{op, DType, Dispatcher, DispatchKey, Error, OpId, Result, ResultType, Scalar, Stack, StackExt, StackResult, Tensor};
+use kiln_core::{
+    op, DType, DispatchKey, Dispatcher, Error, OpId, Result, ResultType, Scalar, Stack, StackExt,
+    StackResult, Tensor,
+};
 
 /// Maps `f` over the broadcast of `a` and `b` (both already of dtype `A`).
 pub fn zip_map<A: Elem, U: CpuElem>(
@@ -23,7 +26,11 @@ pub fn zip_map<A: Elem, U: CpuElem>(
     let n: usize = shape.iter().product();
     let dense = |l: &kiln_core::Layout| l.is_contiguous() && l.shape() == shape;
     let out = if dense(la) && dense(lb) {
-        zip_contiguous(&sa[la.offset()..la.offset() + n], &sb[lb.offset()..lb.offset() + n], f)
+        zip_contiguous(
+            &sa[la.offset()..la.offset() + n],
+            &sb[lb.offset()..lb.offset() + n],
+            f,
+        )
     } else if dense(la) && lb.numel() == 1 {
         let y = sb[lb.offset()];
         map_contiguous(&sa[la.offset()..la.offset() + n], move |x| f(x, y))
@@ -113,7 +120,9 @@ fn float_arith<T: Elem>(op: Arith, a: &Tensor, b: &Tensor, shape: &[usize]) -> R
     let n = op.name();
     macro_rules! go {
         ($f:expr) => {
-            zip_map::<T, T>(n, a, b, shape, |x, y| T::from_f32($f(x.to_f32(), y.to_f32())))
+            zip_map::<T, T>(n, a, b, shape, |x, y| {
+                T::from_f32($f(x.to_f32(), y.to_f32()))
+            })
         };
     }
     match op {
@@ -159,7 +168,10 @@ fn int_arith(op: Arith, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tenso
                 }
             });
             if let Some(e) = neg {
-                return Err(Error::invalid(n, format!("integers to negative integer powers are not allowed (exponent {e})")));
+                return Err(Error::invalid(
+                    n,
+                    format!("integers to negative integer powers are not allowed (exponent {e})"),
+                ));
             }
             zip_map::<i32, i32>(n, a, b, shape, int_pow)
         }
@@ -174,7 +186,11 @@ fn bool_arith(op: Arith, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tens
     match op {
         Arith::Add | Arith::Maximum => zip_map::<bool, bool>(n, a, b, shape, |x, y| x | y),
         Arith::Mul | Arith::Minimum => zip_map::<bool, bool>(n, a, b, shape, |x, y| x & y),
-        Arith::Sub => Err(Error::dtype(n, DType::Bool, "subtraction of bool tensors is not supported; use logical ops")),
+        Arith::Sub => Err(Error::dtype(
+            n,
+            DType::Bool,
+            "subtraction of bool tensors is not supported; use logical ops",
+        )),
         Arith::Pow | Arith::Div => unreachable!("bool pow/div are computed in a wider dtype"),
     }
 }
@@ -202,7 +218,12 @@ pub fn arith(op: Arith, a: &Tensor, b: &Tensor, promoted: DType) -> Result<Tenso
     }
 }
 
-fn cmp_typed<T: Elem + PartialOrd>(op: Cmp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+fn cmp_typed<T: Elem + PartialOrd>(
+    op: Cmp,
+    a: &Tensor,
+    b: &Tensor,
+    shape: &[usize],
+) -> Result<Tensor> {
     let n = op.name();
     match op {
         Cmp::Eq => zip_map::<T, bool>(n, a, b, shape, |x, y| x == y),
@@ -228,7 +249,11 @@ pub fn compare(op: Cmp, a: &Tensor, b: &Tensor, promoted: DType) -> Result<Tenso
 }
 
 fn where_typed<T: Elem>(c: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    let (sc, sa, sb) = (slice_of::<bool>("where", c)?, slice_of::<T>("where", a)?, slice_of::<T>("where", b)?);
+    let (sc, sa, sb) = (
+        slice_of::<bool>("where", c)?,
+        slice_of::<T>("where", a)?,
+        slice_of::<T>("where", b)?,
+    );
     let ops = [
         Operand::of(&c.layout().broadcast_to("where", shape)?),
         Operand::of(&a.layout().broadcast_to("where", shape)?),
@@ -247,8 +272,15 @@ pub fn where_(c: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
             got: c.dtype(),
         });
     }
-    let shape = broadcast_shapes("where", &broadcast_shapes("where", c.shape(), a.shape())?, b.shape())?;
-    let dt = ResultType::new().tensor(a.dtype(), a.ndim()).tensor(b.dtype(), b.ndim()).finish();
+    let shape = broadcast_shapes(
+        "where",
+        &broadcast_shapes("where", c.shape(), a.shape())?,
+        b.shape(),
+    )?;
+    let dt = ResultType::new()
+        .tensor(a.dtype(), a.ndim())
+        .tensor(b.dtype(), b.ndim())
+        .finish();
     let (a, b) = (ensure_dtype(a, dt)?, ensure_dtype(b, dt)?);
     crate::with_dtype!(dt, T => where_typed::<T>(c, &a, &b, &shape))
 }
@@ -263,7 +295,10 @@ enum Kind {
     Cmp(Cmp),
 }
 
-fn binary_kernel(kind: Kind, scalar: bool) -> impl Fn(OpId, kiln_core::DispatchKeySet, &mut Stack) -> Result<()> {
+fn binary_kernel(
+    kind: Kind,
+    scalar: bool,
+) -> impl Fn(OpId, kiln_core::DispatchKeySet, &mut Stack) -> Result<()> {
     move |_, _, s: &mut Stack| {
         let name = match &kind {
             Kind::Arith(a) => a.name(),
@@ -272,11 +307,17 @@ fn binary_kernel(kind: Kind, scalar: bool) -> impl Fn(OpId, kiln_core::DispatchK
         let a = s.tensor(name, 0)?;
         let (b, promoted) = if scalar {
             let v = s.scalar(name, 1)?;
-            let dt = ResultType::new().tensor(a.dtype(), a.ndim()).scalar(v).finish();
+            let dt = ResultType::new()
+                .tensor(a.dtype(), a.ndim())
+                .scalar(v)
+                .finish();
             (scalar_tensor(v, dt)?, dt)
         } else {
             let b = s.tensor(name, 1)?.clone();
-            let dt = ResultType::new().tensor(a.dtype(), a.ndim()).tensor(b.dtype(), b.ndim()).finish();
+            let dt = ResultType::new()
+                .tensor(a.dtype(), a.ndim())
+                .tensor(b.dtype(), b.ndim())
+                .finish();
             (b, dt)
         };
         let out = match &kind {
@@ -299,8 +340,18 @@ pub(crate) fn register(d: &Dispatcher) -> Result<()> {
         (op::MINIMUM, op::MINIMUM_SCALAR, Arith::Minimum),
     ];
     for (t, sc, a) in arith_ops {
-        d.register_kernel(t, DispatchKey::Cpu, &format!("cpu::{}", a.name()), binary_kernel(Kind::Arith(a), false))?;
-        d.register_kernel(sc, DispatchKey::Cpu, &format!("cpu::{}_scalar", a.name()), binary_kernel(Kind::Arith(a), true))?;
+        d.register_kernel(
+            t,
+            DispatchKey::Cpu,
+            &format!("cpu::{}", a.name()),
+            binary_kernel(Kind::Arith(a), false),
+        )?;
+        d.register_kernel(
+            sc,
+            DispatchKey::Cpu,
+            &format!("cpu::{}_scalar", a.name()),
+            binary_kernel(Kind::Arith(a), true),
+        )?;
     }
     let cmp_ops = [
         (op::EQ, op::EQ_SCALAR, Cmp::Eq),
@@ -311,11 +362,25 @@ pub(crate) fn register(d: &Dispatcher) -> Result<()> {
         (op::GE, op::GE_SCALAR, Cmp::Ge),
     ];
     for (t, sc, c) in cmp_ops {
-        d.register_kernel(t, DispatchKey::Cpu, &format!("cpu::{}", c.name()), binary_kernel(Kind::Cmp(c), false))?;
-        d.register_kernel(sc, DispatchKey::Cpu, &format!("cpu::{}_scalar", c.name()), binary_kernel(Kind::Cmp(c), true))?;
+        d.register_kernel(
+            t,
+            DispatchKey::Cpu,
+            &format!("cpu::{}", c.name()),
+            binary_kernel(Kind::Cmp(c), false),
+        )?;
+        d.register_kernel(
+            sc,
+            DispatchKey::Cpu,
+            &format!("cpu::{}_scalar", c.name()),
+            binary_kernel(Kind::Cmp(c), true),
+        )?;
     }
     d.register_kernel(op::WHERE, DispatchKey::Cpu, "cpu::where", |_, _, s| {
-        let out = where_(s.tensor("where", 0)?, s.tensor("where", 1)?, s.tensor("where", 2)?)?;
+        let out = where_(
+            s.tensor("where", 0)?,
+            s.tensor("where", 1)?,
+            s.tensor("where", 2)?,
+        )?;
         s.set_result(out);
         Ok(())
     })?;

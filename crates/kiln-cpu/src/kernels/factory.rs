@@ -4,13 +4,23 @@ use crate::elem::Elem;
 use crate::storage::alloc;
 use crate::tensor_io::wrap;
 use crate::with_dtype;
-use kiln_core::{op, DType, Dispatcher, DispatchKey, Error, Result, Scalar, Stack, StackExt, StackResult, Tensor};
+use kiln_core::{
+    op, DType, DispatchKey, Dispatcher, Error, Result, Scalar, Stack, StackExt, StackResult, Tensor,
+};
 
 fn shape_arg(op: &str, s: &Stack) -> Result<Vec<usize>> {
     s.int_list(op, 0)?
         .iter()
         .map(|&d| {
-            usize::try_from(d).map_err(|_| Error::invalid(op, format!("negative dimension {d} in size {:?}", s.int_list(op, 0).unwrap_or(&[]))))
+            usize::try_from(d).map_err(|_| {
+                Error::invalid(
+                    op,
+                    format!(
+                        "negative dimension {d} in size {:?}",
+                        s.int_list(op, 0).unwrap_or(&[])
+                    ),
+                )
+            })
         })
         .collect()
 }
@@ -35,7 +45,11 @@ fn arange(start: Scalar, end: Scalar, step: Scalar, dtype: DType) -> Result<Tens
         return Err(Error::invalid("arange", format!("upper bound and larger bound inconsistent with step sign: start={a}, end={b}, step={st}")));
     }
     if dtype == DType::Bool {
-        return Err(Error::dtype("arange", dtype, "arange is defined for numeric dtypes"));
+        return Err(Error::dtype(
+            "arange",
+            dtype,
+            "arange is defined for numeric dtypes",
+        ));
     }
     let n = ((b - a) / st).ceil().max(0.0) as usize;
     with_dtype!(dtype, T => {
@@ -46,7 +60,10 @@ fn arange(start: Scalar, end: Scalar, step: Scalar, dtype: DType) -> Result<Tens
 
 fn eye(n: i64, m: i64, dtype: DType) -> Result<Tensor> {
     if n < 0 || m < 0 {
-        return Err(Error::invalid("eye", format!("n and m must be non-negative, got n={n}, m={m}")));
+        return Err(Error::invalid(
+            "eye",
+            format!("n and m must be non-negative, got n={n}, m={m}"),
+        ));
     }
     let (n, m) = (n as usize, m as usize);
     with_dtype!(dtype, T => {
@@ -69,7 +86,11 @@ pub(crate) fn register(d: &Dispatcher) -> Result<()> {
         Ok(())
     })?;
     d.register_kernel(op::ZEROS, k, "cpu::zeros", |_, _, s| {
-        let t = full(&shape_arg("zeros", s)?, Scalar::Int(0), s.dtype("zeros", 1)?)?;
+        let t = full(
+            &shape_arg("zeros", s)?,
+            Scalar::Int(0),
+            s.dtype("zeros", 1)?,
+        )?;
         s.set_result(t);
         Ok(())
     })?;
@@ -79,12 +100,21 @@ pub(crate) fn register(d: &Dispatcher) -> Result<()> {
         Ok(())
     })?;
     d.register_kernel(op::FULL, k, "cpu::full", |_, _, s| {
-        let t = full(&shape_arg("full", s)?, s.scalar("full", 1)?, s.dtype("full", 2)?)?;
+        let t = full(
+            &shape_arg("full", s)?,
+            s.scalar("full", 1)?,
+            s.dtype("full", 2)?,
+        )?;
         s.set_result(t);
         Ok(())
     })?;
     d.register_kernel(op::ARANGE, k, "cpu::arange", |_, _, s| {
-        let t = arange(s.scalar("arange", 0)?, s.scalar("arange", 1)?, s.scalar("arange", 2)?, s.dtype("arange", 3)?)?;
+        let t = arange(
+            s.scalar("arange", 0)?,
+            s.scalar("arange", 1)?,
+            s.scalar("arange", 2)?,
+            s.dtype("arange", 3)?,
+        )?;
         s.set_result(t);
         Ok(())
     })?;

@@ -4,7 +4,7 @@ pub mod binary;
 pub mod cast;
 pub mod factory;
 
-use kiln_core::{op, Dispatcher, DispatchKey, Result, StackExt, StackResult};
+use kiln_core::{op, DispatchKey, Dispatcher, Result, StackExt, StackResult};
 
 /// Registers every CPU kernel under `DispatchKey::Cpu`.
 pub fn register(d: &Dispatcher) -> Result<()> {
@@ -15,10 +15,15 @@ pub fn register(d: &Dispatcher) -> Result<()> {
         s.set_result(t);
         Ok(())
     })?;
-    d.register_kernel(op::CONTIGUOUS, DispatchKey::Cpu, "cpu::contiguous", |_, _, s| {
-        let t = cast::contiguous(s.tensor("contiguous", 0)?)?;
-        s.set_result(t);
-        Ok(())
-    })?;
+    d.register_kernel(
+        op::CONTIGUOUS,
+        DispatchKey::Cpu,
+        "cpu::contiguous",
+        |_, _, s| {
+            let t = cast::contiguous(s.tensor("contiguous", 0)?)?;
+            s.set_result(t);
+            Ok(())
+        },
+    )?;
     Ok(())
 }
