@@ -6,6 +6,7 @@ use crate::dispatcher::Dispatcher;
 use crate::dtype::{DType, Scalar};
 use crate::error::{Error, Result};
 use crate::ops::{op, OpId};
+use crate::stack;
 use crate::tensor::{Element, Tensor};
 use crate::tls::NoTracerDispatchMode;
 use crate::value::{IValue, Stack};
@@ -35,11 +36,11 @@ macro_rules! binary {
     ($($name:ident, $sname:ident => $op:ident, $sop:ident;)*) => {$(
         #[doc = concat!("Elementwise `", stringify!($name), "` with broadcasting and type promotion.")]
         pub fn $name(&self, other: &Tensor) -> Result<Tensor> {
-            call_tensor(op::$op, vec![self.into(), other.into()])
+            call_tensor(op::$op, stack![self.into(), other.into()])
         }
         #[doc = concat!("`", stringify!($name), "` with a Rust scalar (which does not widen the dtype within its category).")]
         pub fn $sname(&self, other: impl Into<Scalar>) -> Result<Tensor> {
-            call_tensor(op::$sop, vec![self.into(), other.into().into()])
+            call_tensor(op::$sop, stack![self.into(), other.into().into()])
         }
     )*};
 }
@@ -48,7 +49,7 @@ macro_rules! unary {
     ($($name:ident => $op:ident;)*) => {$(
         #[doc = concat!("Elementwise `", stringify!($name), "`.")]
         pub fn $name(&self) -> Result<Tensor> {
-            call_tensor(op::$op, vec![self.into()])
+            call_tensor(op::$op, stack![self.into()])
         }
     )*};
 }
@@ -57,7 +58,7 @@ macro_rules! reduce {
     ($($name:ident => $op:ident;)*) => {$(
         #[doc = concat!("`", stringify!($name), "` over `dims` (every dim when empty).")]
         pub fn $name(&self, dims: &[i64], keepdim: bool) -> Result<Tensor> {
-            call_tensor(op::$op, vec![self.into(), IValue::IntList(dims.to_vec()), IValue::Bool(keepdim)])
+            call_tensor(op::$op, stack![self.into(), IValue::IntList(dims.to_vec()), IValue::Bool(keepdim)])
         }
     )*};
 }
@@ -96,13 +97,13 @@ impl Tensor {
     pub fn where_cond(condition: &Tensor, on_true: &Tensor, on_false: &Tensor) -> Result<Tensor> {
         call_tensor(
             op::WHERE,
-            vec![condition.into(), on_true.into(), on_false.into()],
+            stack![condition.into(), on_true.into(), on_false.into()],
         )
     }
 
     /// Converts to `dtype` (`cast`).
     pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
-        call_tensor(op::CAST, vec![self.into(), IValue::DType(dtype)])
+        call_tensor(op::CAST, stack![self.into(), IValue::DType(dtype)])
     }
 
     /// Index of the largest element along `dim` (of the flattened tensor
@@ -110,7 +111,7 @@ impl Tensor {
     pub fn argmax(&self, dim: Option<i64>, keepdim: bool) -> Result<Tensor> {
         call_tensor(
             op::ARGMAX,
-            vec![
+            stack![
                 self.into(),
                 dim.map_or(IValue::None, IValue::Int),
                 IValue::Bool(keepdim),
@@ -122,7 +123,7 @@ impl Tensor {
     pub fn argmin(&self, dim: Option<i64>, keepdim: bool) -> Result<Tensor> {
         call_tensor(
             op::ARGMIN,
-            vec![
+            stack![
                 self.into(),
                 dim.map_or(IValue::None, IValue::Int),
                 IValue::Bool(keepdim),
@@ -133,14 +134,14 @@ impl Tensor {
     /// Matrix product: 2-D, or batched with broadcast batch dims (1-D
     /// operands are promoted as in `torch.matmul`).
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
-        call_tensor(op::MATMUL, vec![self.into(), other.into()])
+        call_tensor(op::MATMUL, stack![self.into(), other.into()])
     }
 
     /// `self @ weight^T + bias`.
     pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
         call_tensor(
             op::LINEAR,
-            vec![
+            stack![
                 self.into(),
                 weight.into(),
                 bias.map_or(IValue::None, IValue::from),
@@ -150,12 +151,12 @@ impl Tensor {
 
     /// Softmax along `dim`.
     pub fn softmax(&self, dim: i64) -> Result<Tensor> {
-        call_tensor(op::SOFTMAX, vec![self.into(), IValue::Int(dim)])
+        call_tensor(op::SOFTMAX, stack![self.into(), IValue::Int(dim)])
     }
 
     /// Log-softmax along `dim`.
     pub fn log_softmax(&self, dim: i64) -> Result<Tensor> {
-        call_tensor(op::LOG_SOFTMAX, vec![self.into(), IValue::Int(dim)])
+        call_tensor(op::LOG_SOFTMAX, stack![self.into(), IValue::Int(dim)])
     }
 
     /// Layer norm over the trailing `normalized_shape` dims.
@@ -168,7 +169,7 @@ impl Tensor {
     ) -> Result<Tensor> {
         call_tensor(
             op::LAYER_NORM,
-            vec![
+            stack![
                 self.into(),
                 ints(normalized_shape),
                 weight.map_or(IValue::None, IValue::from),
@@ -190,7 +191,7 @@ impl Tensor {
     ) -> Result<Tensor> {
         call_tensor(
             op::CONV2D,
-            vec![
+            stack![
                 self.into(),
                 weight.into(),
                 bias.map_or(IValue::None, IValue::from),
@@ -211,7 +212,7 @@ impl Tensor {
     ) -> Result<Tensor> {
         call_tensor(
             op::MAX_POOL2D,
-            vec![
+            stack![
                 self.into(),
                 ints(&kernel_size),
                 stride.map_or(IValue::IntList(vec![]), |s| ints(&s)),
@@ -224,13 +225,16 @@ impl Tensor {
     pub fn reshape(&self, shape: &[i64]) -> Result<Tensor> {
         call_tensor(
             op::RESHAPE,
-            vec![self.into(), IValue::IntList(shape.to_vec())],
+            stack![self.into(), IValue::IntList(shape.to_vec())],
         )
     }
 
     /// A view of `shape`; an error when the layout does not allow one.
     pub fn view(&self, shape: &[i64]) -> Result<Tensor> {
-        call_tensor(op::VIEW, vec![self.into(), IValue::IntList(shape.to_vec())])
+        call_tensor(
+            op::VIEW,
+            stack![self.into(), IValue::IntList(shape.to_vec())],
+        )
     }
 
     /// Flattens to 1-D.
@@ -242,7 +246,7 @@ impl Tensor {
     pub fn permute(&self, dims: &[i64]) -> Result<Tensor> {
         call_tensor(
             op::PERMUTE,
-            vec![self.into(), IValue::IntList(dims.to_vec())],
+            stack![self.into(), IValue::IntList(dims.to_vec())],
         )
     }
 
@@ -250,7 +254,7 @@ impl Tensor {
     pub fn transpose(&self, dim0: i64, dim1: i64) -> Result<Tensor> {
         call_tensor(
             op::TRANSPOSE,
-            vec![self.into(), IValue::Int(dim0), IValue::Int(dim1)],
+            stack![self.into(), IValue::Int(dim0), IValue::Int(dim1)],
         )
     }
 
@@ -268,7 +272,7 @@ impl Tensor {
     pub fn slice_step(&self, dim: i64, start: i64, end: i64, step: i64) -> Result<Tensor> {
         call_tensor(
             op::SLICE,
-            vec![
+            stack![
                 self.into(),
                 IValue::Int(dim),
                 IValue::Int(start),
@@ -282,7 +286,7 @@ impl Tensor {
     pub fn narrow(&self, dim: i64, start: i64, length: i64) -> Result<Tensor> {
         call_tensor(
             op::NARROW,
-            vec![
+            stack![
                 self.into(),
                 IValue::Int(dim),
                 IValue::Int(start),
@@ -295,7 +299,7 @@ impl Tensor {
     pub fn expand(&self, size: &[i64]) -> Result<Tensor> {
         call_tensor(
             op::EXPAND,
-            vec![self.into(), IValue::IntList(size.to_vec())],
+            stack![self.into(), IValue::IntList(size.to_vec())],
         )
     }
 
@@ -308,20 +312,20 @@ impl Tensor {
     pub fn squeeze(&self, dim: Option<i64>) -> Result<Tensor> {
         call_tensor(
             op::SQUEEZE,
-            vec![self.into(), dim.map_or(IValue::None, IValue::Int)],
+            stack![self.into(), dim.map_or(IValue::None, IValue::Int)],
         )
     }
 
     /// Inserts a size-1 dim at `dim`.
     pub fn unsqueeze(&self, dim: i64) -> Result<Tensor> {
-        call_tensor(op::UNSQUEEZE, vec![self.into(), IValue::Int(dim)])
+        call_tensor(op::UNSQUEEZE, stack![self.into(), IValue::Int(dim)])
     }
 
     /// Concatenates along `dim`.
     pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
         call_tensor(
             op::CAT,
-            vec![IValue::TensorList(tensors.to_vec()), IValue::Int(dim)],
+            stack![IValue::TensorList(tensors.to_vec()), IValue::Int(dim)],
         )
     }
 
@@ -329,7 +333,7 @@ impl Tensor {
     pub fn stack(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
         call_tensor(
             op::STACK,
-            vec![IValue::TensorList(tensors.to_vec()), IValue::Int(dim)],
+            stack![IValue::TensorList(tensors.to_vec()), IValue::Int(dim)],
         )
     }
 
@@ -337,7 +341,7 @@ impl Tensor {
     pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
         call_tensor(
             op::INDEX_SELECT,
-            vec![self.into(), IValue::Int(dim), index.into()],
+            stack![self.into(), IValue::Int(dim), index.into()],
         )
     }
 
@@ -345,13 +349,13 @@ impl Tensor {
     pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
         call_tensor(
             op::GATHER,
-            vec![self.into(), IValue::Int(dim), index.into()],
+            stack![self.into(), IValue::Int(dim), index.into()],
         )
     }
 
     /// Rows of this `[num, dim]` weight picked by integer `indices`.
     pub fn embedding(&self, indices: &Tensor) -> Result<Tensor> {
-        call_tensor(op::EMBEDDING, vec![self.into(), indices.into()])
+        call_tensor(op::EMBEDDING, stack![self.into(), indices.into()])
     }
 
     /// The tensor on `device` (itself when already there).
@@ -359,7 +363,7 @@ impl Tensor {
         if self.device() == *device {
             return Ok(self.clone());
         }
-        call_tensor(op::TO, vec![self.into(), IValue::Device(*device)])
+        call_tensor(op::TO, stack![self.into(), IValue::Device(*device)])
     }
 }
 
@@ -377,21 +381,21 @@ pub mod factory {
     pub fn empty(shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
         call_tensor(
             op::EMPTY,
-            vec![size(shape), IValue::DType(dtype), IValue::Device(*device)],
+            stack![size(shape), IValue::DType(dtype), IValue::Device(*device)],
         )
     }
     /// Zeros.
     pub fn zeros(shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
         call_tensor(
             op::ZEROS,
-            vec![size(shape), IValue::DType(dtype), IValue::Device(*device)],
+            stack![size(shape), IValue::DType(dtype), IValue::Device(*device)],
         )
     }
     /// Ones.
     pub fn ones(shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
         call_tensor(
             op::ONES,
-            vec![size(shape), IValue::DType(dtype), IValue::Device(*device)],
+            stack![size(shape), IValue::DType(dtype), IValue::Device(*device)],
         )
     }
     /// Every element `value`.
@@ -403,7 +407,7 @@ pub mod factory {
     ) -> Result<Tensor> {
         call_tensor(
             op::FULL,
-            vec![
+            stack![
                 size(shape),
                 value.into().into(),
                 IValue::DType(dtype),
@@ -421,7 +425,7 @@ pub mod factory {
     ) -> Result<Tensor> {
         call_tensor(
             op::ARANGE,
-            vec![
+            stack![
                 start.into().into(),
                 end.into().into(),
                 step.into().into(),
@@ -434,7 +438,7 @@ pub mod factory {
     pub fn eye(n: usize, m: usize, dtype: DType, device: &Device) -> Result<Tensor> {
         call_tensor(
             op::EYE,
-            vec![
+            stack![
                 IValue::Int(n as i64),
                 IValue::Int(m as i64),
                 IValue::DType(dtype),
@@ -446,7 +450,7 @@ pub mod factory {
     pub fn rand(shape: &[usize], seed: u64, dtype: DType, device: &Device) -> Result<Tensor> {
         call_tensor(
             op::RAND,
-            vec![
+            stack![
                 size(shape),
                 IValue::Int(seed as i64),
                 IValue::DType(dtype),
@@ -458,7 +462,7 @@ pub mod factory {
     pub fn randn(shape: &[usize], seed: u64, dtype: DType, device: &Device) -> Result<Tensor> {
         call_tensor(
             op::RANDN,
-            vec![
+            stack![
                 size(shape),
                 IValue::Int(seed as i64),
                 IValue::DType(dtype),

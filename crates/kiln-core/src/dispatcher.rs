@@ -25,13 +25,29 @@ use std::sync::{Arc, LazyLock, RwLock};
 /// results there. `ks` is the key set that chose it.
 pub type KernelFn = dyn Fn(OpId, DispatchKeySet, &mut Stack) -> Result<()> + Send + Sync;
 
-#[derive(Clone)]
+/// Note [Kernels live for the process]: kernels are leaked on registration
+/// so that a call copies a `&'static` out of the table instead of bumping a
+/// reference count; a replaced kernel's closure stays allocated (a few
+/// bytes, once).
+#[derive(Clone, Copy)]
 struct Kernel {
-    f: Arc<KernelFn>,
-    name: Arc<str>,
+    f: &'static KernelFn,
+    name: &'static str,
 }
 
-#[derive(Clone)]
+impl Kernel {
+    fn new<F>(name: &str, f: F) -> Kernel
+    where
+        F: Fn(OpId, DispatchKeySet, &mut Stack) -> Result<()> + Send + Sync + 'static,
+    {
+        Kernel {
+            f: Box::leak(Box::new(f)),
+            name: Box::leak(name.to_string().into_boxed_str()),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
 enum Fallback {
     Kernel(Kernel),
     Fallthrough,
@@ -195,10 +211,7 @@ impl Dispatcher {
             .ops
             .get_mut(op.0 as usize)
             .ok_or_else(|| Error::UnknownOp(format!("#{}", op.0)))?;
-        e.kernels[key.index()] = Some(Kernel {
-            f: Arc::new(f),
-            name: name.into(),
-        });
+        e.kernels[key.index()] = Some(Kernel::new(name, f));
         e.fallthrough = e.fallthrough.remove(key);
         Ok(())
     }
@@ -235,10 +248,7 @@ impl Dispatcher {
         F: Fn(OpId, DispatchKeySet, &mut Stack) -> Result<()> + Send + Sync + 'static,
     {
         let mut t = self.tables.write().map_err(|_| lock_poisoned())?;
-        t.fallbacks[key.index()] = Some(Fallback::Kernel(Kernel {
-            f: Arc::new(f),
-            name: name.into(),
-        }));
+        t.fallbacks[key.index()] = Some(Fallback::Kernel(Kernel::new(name, f)));
         Ok(())
     }
 
@@ -295,10 +305,17 @@ impl Dispatcher {
     /// Calls `op` with arguments in schema order (defaults already filled):
     /// computes the key set and dispatches. Returns the results.
     #[inline]
-    pub fn call(&self, op: OpId, mut stack: Stack) -> Result<Stack> {
-        let ks = self.compute_key_set(op, &stack)?;
-        self.redispatch(op, ks, &mut stack)?;
+    pub fn call(&self, op: OpId, stack: impl Into<Stack>) -> Result<Stack> {
+        let mut stack = stack.into();
+        self.call_in_place(op, &mut stack)?;
         Ok(stack)
+    }
+
+    /// [`Dispatcher::call`] on a stack the caller owns: arguments in, results out.
+    #[inline]
+    pub fn call_in_place(&self, op: OpId, stack: &mut Stack) -> Result<()> {
+        let ks = self.compute_key_set(op, stack)?;
+        self.redispatch(op, ks, stack)
     }
 
     /// Calls an op by name with boxed arguments, checked against its schema
@@ -308,7 +325,7 @@ impl Dispatcher {
             .find(name)
             .ok_or_else(|| Error::UnknownOp(name.to_string()))?;
         let args = self.schema(op)?.bind(args)?;
-        self.call(op, args)
+        self.call(op, Stack::from_vec(args))
     }
 
     /// Runs `op` on exactly the key set `ks` (see Note [How a call picks its
@@ -325,12 +342,12 @@ impl Dispatcher {
             .get(op.0 as usize)
             .ok_or_else(|| Error::UnknownOp(format!("#{}", op.0)))?;
         while let Some(k) = ks.highest() {
-            if let Some(kernel) = &e.kernels[k.index()] {
-                return Ok((kernel.clone(), ks));
+            if let Some(kernel) = e.kernels[k.index()] {
+                return Ok((kernel, ks));
             }
             if !e.fallthrough.contains(k) {
-                match &t.fallbacks[k.index()] {
-                    Some(Fallback::Kernel(kernel)) => return Ok((kernel.clone(), ks)),
+                match t.fallbacks[k.index()] {
+                    Some(Fallback::Kernel(kernel)) => return Ok((kernel, ks)),
                     Some(Fallback::Fallthrough) => {}
                     None => {
                         return Err(Error::NoKernel {

@@ -2,18 +2,22 @@
 //! its storage. Every view op is a pure function from one `Layout` to another.
 
 use crate::error::{Error, Result};
+use smallvec::SmallVec;
+
+/// Dims or strides, inline up to 6 (no heap allocation for common ranks).
+pub type Dims = SmallVec<[usize; 6]>;
 
 /// Shape, strides in elements, and the storage offset of element 0.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Layout {
-    shape: Vec<usize>,
-    strides: Vec<usize>,
+    shape: Dims,
+    strides: Dims,
     offset: usize,
 }
 
 /// Row-major strides of a contiguous tensor of `shape`.
-pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
-    let mut strides = vec![0; shape.len()];
+pub fn contiguous_strides(shape: &[usize]) -> Dims {
+    let mut strides: Dims = smallvec::smallvec![0; shape.len()];
     let mut acc = 1usize;
     for i in (0..shape.len()).rev() {
         strides[i] = acc;
@@ -64,9 +68,12 @@ pub fn normalize_dims(op: &str, dims: &[i64], ndim: usize) -> Result<Vec<usize>>
 }
 
 /// The broadcast of two shapes (numpy rules), or `Err(Broadcast)`.
-pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Result<Dims> {
     let n = a.len().max(b.len());
-    let mut out = vec![0; n];
+    if a == b {
+        return Ok(Dims::from_slice(a));
+    }
+    let mut out: Dims = smallvec::smallvec![0; n];
     for i in 0..n {
         let da = if i + a.len() >= n {
             a[i + a.len() - n]
@@ -98,13 +105,14 @@ impl Layout {
     pub fn contiguous(shape: &[usize]) -> Self {
         Layout {
             strides: contiguous_strides(shape),
-            shape: shape.to_vec(),
+            shape: Dims::from_slice(shape),
             offset: 0,
         }
     }
 
     /// A layout from parts; the caller guarantees it fits its storage.
-    pub fn new(shape: Vec<usize>, strides: Vec<usize>, offset: usize) -> Self {
+    pub fn new(shape: impl Into<Dims>, strides: impl Into<Dims>, offset: usize) -> Self {
+        let (shape, strides) = (shape.into(), strides.into());
         debug_assert_eq!(shape.len(), strides.len(), "Layout::new: rank mismatch");
         Layout {
             shape,
@@ -280,8 +288,8 @@ impl Layout {
             ));
         }
         let lead = n - self.ndim();
-        let mut out_shape = Vec::with_capacity(n);
-        let mut out_strides = Vec::with_capacity(n);
+        let mut out_shape = Dims::with_capacity(n);
+        let mut out_strides = Dims::with_capacity(n);
         for (i, &want) in shape.iter().enumerate() {
             if i < lead {
                 if want < 0 {
@@ -324,7 +332,7 @@ impl Layout {
         let want: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
         self.expand(op, &want).map_err(|_| Error::Broadcast {
             op: op.to_string(),
-            lhs: self.shape.clone(),
+            lhs: self.shape.to_vec(),
             rhs: shape.to_vec(),
         })
     }
@@ -373,7 +381,7 @@ impl Layout {
         if self.is_contiguous() {
             return Some(Layout {
                 strides: contiguous_strides(shape),
-                shape: shape.to_vec(),
+                shape: Dims::from_slice(shape),
                 offset: self.offset,
             });
         }
@@ -387,7 +395,7 @@ impl Layout {
         }
         // Walk old dims from the back in chunks of mutually contiguous dims,
         // matching each chunk to a run of new dims of the same size.
-        let mut new_strides = vec![0usize; shape.len()];
+        let mut new_strides: Dims = smallvec::smallvec![0usize; shape.len()];
         let mut view_d = shape.len() as isize - 1;
         let mut chunk_base_stride = *self.strides.last().unwrap_or(&1);
         let mut tensor_numel = 1usize;
@@ -416,7 +424,11 @@ impl Layout {
         if view_d != -1 {
             return None;
         }
-        Some(Layout::new(shape.to_vec(), new_strides, self.offset))
+        Some(Layout::new(
+            Dims::from_slice(shape),
+            new_strides,
+            self.offset,
+        ))
     }
 }
 
@@ -485,9 +497,18 @@ mod tests {
 
     #[test]
     fn broadcasting_rules() {
-        assert_eq!(broadcast_shapes("b", &[3, 1], &[4]).unwrap(), vec![3, 4]);
-        assert_eq!(broadcast_shapes("b", &[], &[2, 2]).unwrap(), vec![2, 2]);
+        assert_eq!(
+            broadcast_shapes("b", &[3, 1], &[4]).unwrap().to_vec(),
+            vec![3, 4]
+        );
+        assert_eq!(
+            broadcast_shapes("b", &[], &[2, 2]).unwrap().to_vec(),
+            vec![2, 2]
+        );
         assert!(broadcast_shapes("b", &[3], &[4]).is_err());
-        assert_eq!(broadcast_shapes("b", &[0, 1], &[1, 5]).unwrap(), vec![0, 5]);
+        assert_eq!(
+            broadcast_shapes("b", &[0, 1], &[1, 5]).unwrap().to_vec(),
+            vec![0, 5]
+        );
     }
 }

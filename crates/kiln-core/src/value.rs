@@ -34,7 +34,20 @@ pub enum IValue {
 
 /// The stack an op's kernel works on: its arguments on entry (schema order,
 /// defaults filled in), its results on exit.
-pub type Stack = Vec<IValue>;
+///
+/// Inline up to 4 values, so most calls allocate nothing for their arguments.
+pub type Stack = smallvec::SmallVec<[IValue; 4]>;
+
+/// Builds a [`Stack`] like `vec!`.
+#[macro_export]
+macro_rules! stack {
+    ($($x:expr),* $(,)?) => {{
+        let items: [$crate::value::IValue; $crate::stack!(@count $($x),*)] = [$($x),*];
+        $crate::value::Stack::from_iter(items)
+    }};
+    (@count) => { 0 };
+    (@count $head:expr $(, $tail:expr)*) => { 1 + $crate::stack!(@count $($tail),*) };
+}
 
 impl IValue {
     /// A short name of the variant, for error messages.

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::key::{DispatchKey, DispatchKeySet};
 use crate::layout::{infer_shape, normalize_insert_dim};
 use crate::ops::{op, OpId};
+use crate::stack;
 use crate::value::{IValue, Stack, StackExt, StackResult};
 
 const BACKENDS: [DispatchKey; 2] = [DispatchKey::Cpu, DispatchKey::Wgpu];
@@ -122,7 +123,7 @@ fn reshape(_: OpId, ks: DispatchKeySet, s: &mut Stack) -> Result<()> {
             s.set_result(out);
             return Ok(());
         }
-        None => call1(op::CONTIGUOUS, ks, vec![IValue::Tensor(t)])?,
+        None => call1(op::CONTIGUOUS, ks, stack![IValue::Tensor(t)])?,
     };
     let l = src
         .layout()
@@ -160,11 +161,11 @@ fn linear(_: OpId, ks: DispatchKeySet, s: &mut Stack) -> Result<()> {
     let wt = call1(
         op::TRANSPOSE,
         ks,
-        vec![w.into(), IValue::Int(0), IValue::Int(1)],
+        stack![w.into(), IValue::Int(0), IValue::Int(1)],
     )?;
-    let mut y = call1(op::MATMUL, ks, vec![x.into(), wt.into()])?;
+    let mut y = call1(op::MATMUL, ks, stack![x.into(), wt.into()])?;
     if let Some(b) = b {
-        y = call1(op::ADD, ks, vec![y.into(), b.into()])?;
+        y = call1(op::ADD, ks, stack![y.into(), b.into()])?;
     }
     s.set_result(y);
     Ok(())
@@ -188,9 +189,13 @@ fn stack(_: OpId, ks: DispatchKeySet, s: &mut Stack) -> Result<()> {
     let d = normalize_insert_dim("stack", dim, first.ndim())? as i64;
     let parts = ts
         .into_iter()
-        .map(|t| call1(op::UNSQUEEZE, ks, vec![t.into(), IValue::Int(d)]))
+        .map(|t| call1(op::UNSQUEEZE, ks, stack![t.into(), IValue::Int(d)]))
         .collect::<Result<Vec<_>>>()?;
-    let out = call1(op::CAT, ks, vec![IValue::TensorList(parts), IValue::Int(d)])?;
+    let out = call1(
+        op::CAT,
+        ks,
+        stack![IValue::TensorList(parts), IValue::Int(d)],
+    )?;
     s.set_result(out);
     Ok(())
 }

@@ -181,7 +181,7 @@ fn redispatch_uses_the_given_set_not_tls() {
     // TLS still includes Tracer, yet the CPU kernel was reached once, with a
     // set that no longer holds Tracer: the set was not recomputed.
     assert_eq!(taken(&log), ["Tracer", "CPU DispatchKeySet(CPU)"]);
-    let mut s = vec![fake(Device::Cpu).into()];
+    let mut s = stack![fake(Device::Cpu).into()];
     d.redispatch(op, DispatchKeySet::from_key(DispatchKey::Cpu), &mut s)
         .unwrap();
     assert_eq!(taken(&log), ["CPU DispatchKeySet(CPU)"]);

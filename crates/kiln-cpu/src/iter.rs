@@ -160,6 +160,9 @@ pub fn zip_contiguous<A: Copy + Sync, B: Copy + Sync, U: CpuElem>(
 
 /// Reads `l`'s elements from `src` in logical order into a new vector.
 pub fn gather_contiguous<T: CpuElem>(src: &[T], l: &Layout) -> Vec<T> {
+    if l.numel() == 0 {
+        return Vec::new();
+    }
     if l.is_contiguous() {
         let mut out = storage::alloc::<T>(l.numel());
         out.copy_from_slice(&src[l.offset()..l.offset() + l.numel()]);

@@ -24,6 +24,9 @@ pub fn zip_map<A: Elem, U: CpuElem>(
     let (sa, sb) = (slice_of::<A>(op, a)?, slice_of::<A>(op, b)?);
     let (la, lb) = (a.layout(), b.layout());
     let n: usize = shape.iter().product();
+    if n == 0 {
+        return wrap(Vec::<U>::new(), shape);
+    }
     let dense = |l: &kiln_core::Layout| l.is_contiguous() && l.shape() == shape;
     let out = if dense(la) && dense(lb) {
         zip_contiguous(

@@ -21,7 +21,9 @@ pub fn cast(t: &Tensor, dtype: DType) -> Result<Tensor> {
     with_dtype!(t.dtype(), S => with_dtype!(dtype, D => {
         let src = slice_of::<S>("cast", t)?;
         let l = t.layout();
-        let out: Vec<D> = if l.is_contiguous() {
+        let out: Vec<D> = if l.numel() == 0 {
+            Vec::new()
+        } else if l.is_contiguous() {
             map_contiguous(&src[l.offset()..l.offset() + l.numel()], convert::<S, D>)
         } else {
             map_strided(l.shape(), &[Operand::of(l)], |[o]| convert::<S, D>(src[o]))
