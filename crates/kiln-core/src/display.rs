@@ -44,10 +44,25 @@ impl Formatter {
             DType::I32 => format!("{}", v as i64),
             _ if v.is_nan() => "nan".to_string(),
             _ if v.is_infinite() => (if v > 0.0 { "inf" } else { "-inf" }).to_string(),
-            _ if self.sci => format!("{v:.4e}"),
+            _ if self.sci => sci(v),
             _ if self.int_mode => format!("{v:.0}."),
             _ => format!("{v:.4}"),
         }
+    }
+}
+
+/// `1.2340e-05`, as Python's `{:.4e}` writes it (sign and two exponent digits).
+fn sci(v: f64) -> String {
+    let s = format!("{v:.4e}");
+    match s.split_once('e') {
+        Some((m, e)) => {
+            let (sign, digits) = match e.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', e),
+            };
+            format!("{m}e{sign}{digits:0>2}")
+        }
+        None => s,
     }
 }
 
@@ -102,7 +117,7 @@ fn write_dim(
                 summarize,
                 indent + 1,
             ),
-            None => out.push_str("..."),
+            None => out.push_str(if shape.len() == 1 { " ..." } else { "..." }),
         }
     }
     out.push(']');
