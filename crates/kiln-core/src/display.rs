@@ -79,16 +79,16 @@ fn shown(size: usize, summarize: bool) -> Vec<Option<usize>> {
     }
 }
 
-fn write_dim(
-    out: &mut String,
-    vals: &[f64],
-    shape: &[usize],
-    base: usize,
-    f: &Formatter,
+/// What every level of the recursive printer shares.
+struct Printer<'a> {
+    vals: &'a [f64],
+    f: Formatter,
     width: usize,
     summarize: bool,
-    indent: usize,
-) {
+}
+
+fn write_dim(out: &mut String, p: &Printer<'_>, shape: &[usize], base: usize, indent: usize) {
+    let (vals, f, width, summarize) = (p.vals, &p.f, p.width, p.summarize);
     if shape.is_empty() {
         out.push_str(&format!("{:>width$}", f.fmt(vals[base])));
         return;
@@ -107,16 +107,7 @@ fn write_dim(
             }
         }
         match item {
-            Some(i) => write_dim(
-                out,
-                vals,
-                &shape[1..],
-                base + i * inner,
-                f,
-                width,
-                summarize,
-                indent + 1,
-            ),
+            Some(i) => write_dim(out, p, &shape[1..], base + i * inner, indent + 1),
             None => out.push_str(if shape.len() == 1 { " ..." } else { "..." }),
         }
     }
@@ -144,7 +135,13 @@ impl fmt::Display for Tensor {
         if vals.is_empty() {
             s.push_str("[]");
         } else {
-            write_dim(&mut s, &vals, shape, 0, &f, width, summarize, 7);
+            let p = Printer {
+                vals: &vals,
+                f,
+                width,
+                summarize,
+            };
+            write_dim(&mut s, &p, shape, 0, 7);
         }
         let mut extras = Vec::new();
         if vals.is_empty() && shape.len() != 1 {

@@ -455,7 +455,7 @@ pub fn infer_shape(op: &str, from: &[usize], shape: &[i64]) -> Result<Vec<usize>
     let mut out: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
     match infer {
         Some(i) => {
-            if known == 0 || numel % known != 0 {
+            if known == 0 || !numel.is_multiple_of(known) {
                 return Err(Error::shape(
                     op,
                     format!(
