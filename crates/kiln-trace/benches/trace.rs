@@ -29,11 +29,15 @@ fn bench(c: &mut Criterion) {
     );
 
     let mut g = c.benchmark_group("add_chain_100");
-    g.bench_function("eager", |b| b.iter(|| chain(black_box(&x), black_box(&y)).unwrap()));
+    g.bench_function("eager", |b| {
+        b.iter(|| chain(black_box(&x), black_box(&y)).unwrap())
+    });
     g.bench_function("trace", |b| {
         b.iter(|| trace(|i| chain(&i[0], &i[1]), black_box(&inputs)).unwrap())
     });
-    g.bench_function("replay", |b| b.iter(|| graph.run(black_box(&inputs)).unwrap()));
+    g.bench_function("replay", |b| {
+        b.iter(|| graph.run(black_box(&inputs)).unwrap())
+    });
     g.finish();
 }
 

@@ -145,7 +145,7 @@ fn unhex(s: &str) -> Result<Vec<u8>> {
         b'a'..=b'f' => Ok(c - b'a' + 10),
         _ => Err(bad("constant data is not lowercase hex")),
     };
-    if s.len() % 2 != 0 {
+    if s.len() & 1 == 1 {
         return Err(bad("constant data has an odd number of hex digits"));
     }
     s.as_bytes()

@@ -23,7 +23,7 @@
 //! let x = kiln::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3], &Device::Cpu)?;
 //! // A weight made outside the traced code enters the graph as a constant.
 //! let w = kiln::from_vec(vec![0.5f32, -1.0, 2.0], &[3], &Device::Cpu)?;
-//! let (out, mut graph) = trace(|i| i[0].mul(&w)?.add(&i[0])?.sub_scalar(1.0), &[x.clone()])?;
+//! let (out, mut graph) = trace(|i| i[0].mul(&w)?.add(&i[0])?.sub_scalar(1.0), std::slice::from_ref(&x))?;
 //! graph.set_input_names(&["x"])?;
 //!
 //! // IR text: one line per node, types from the concrete tensors.

@@ -33,7 +33,7 @@ fn assert_no_tracing_left() {
 fn relu_is_one_input_one_node_one_output() {
     for dev in devices() {
         let x = input(&dev);
-        let (outs, g) = trace(|i| i[0].relu(), &[x.clone()]).unwrap();
+        let (outs, g) = trace(|i| i[0].relu(), std::slice::from_ref(&x)).unwrap();
         assert_eq!(g.inputs().len(), 1);
         assert_eq!(g.op_names(), vec!["kiln::relu"]);
         assert_eq!(g.outputs().len(), 1);
@@ -384,12 +384,12 @@ fn a_custom_op_is_recorded_once_and_its_inner_ops_are_not() {
 fn an_err_inside_the_traced_function_propagates_and_clears_the_state() {
     let x = input(&Device::Cpu);
     let bad = kiln::zeros(&[4], DType::F32, &Device::Cpu).unwrap();
-    let e = trace(|i| i[0].add(&i[0])?.add(&bad), &[x.clone()]).unwrap_err();
+    let e = trace(|i| i[0].add(&i[0])?.add(&bad), std::slice::from_ref(&x)).unwrap_err();
     assert!(matches!(e, Error::Broadcast { .. }), "{e}");
     assert_no_tracing_left();
     let e = trace(
         |_| -> Result<Tensor> { Err(Error::invalid("user", "my own error")) },
-        &[x.clone()],
+        std::slice::from_ref(&x),
     )
     .unwrap_err();
     assert_eq!(e.to_string(), "user: my own error");
@@ -469,7 +469,11 @@ fn a_nested_trace_is_an_error_and_leaves_the_outer_trace_intact() {
 fn an_output_with_no_data_dependence_is_an_error() {
     let x = input(&Device::Cpu);
     let w = kiln::from_vec(vec![1.0f32, 2.0], &[2], &Device::Cpu).unwrap();
-    let e = trace(|i| Ok(vec![i[0].add(&i[0])?, w.clone()]), &[x.clone()]).unwrap_err();
+    let e = trace(
+        |i| Ok(vec![i[0].add(&i[0])?, w.clone()]),
+        std::slice::from_ref(&x),
+    )
+    .unwrap_err();
     assert_eq!(
         e.to_string(),
         "trace: output 1 of traced region did not have observable data dependence with trace inputs; \
@@ -501,7 +505,7 @@ fn an_op_on_a_spawned_thread_is_not_recorded_and_that_thread_is_not_tracing() {
             );
             i[0].add(&y?)
         },
-        &[x.clone()],
+        std::slice::from_ref(&x),
     )
     .unwrap();
     assert_eq!(g.op_names(), vec!["kiln::add"], "{g}");
