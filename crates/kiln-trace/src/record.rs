@@ -8,6 +8,11 @@
 //! composite, a custom op's helpers) computes a key set without `Tracer` and
 //! is not recorded. The state is restored when the redispatch returns, on
 //! `Err` and on panic as well (`PausedTracing` is a drop guard).
+//!
+//! Tensor arguments are looked up before the redispatch (while they are
+//! still on the stack, with no copy of the handles); if the op then fails,
+//! the constants made for it are removed again, so a failed op leaves
+//! nothing in the graph.
 
 use crate::graph::{Arg, OpNode, TensorType, Value};
 use crate::state::{get_tracing_state, PausedTracing};
@@ -42,35 +47,51 @@ pub fn tracer_fallback(op: OpId, ks: DispatchKeySet, stack: &mut Stack) -> Resul
     };
     let schema = d.schema(op)?;
 
-    // Snapshot the arguments: tensors become input slots, the rest attributes.
-    let mut inputs: Vec<Tensor> = Vec::with_capacity(stack.len());
+    // Look the tensor arguments up now (an unseen one becomes a constant)
+    // and keep the rest as attributes.
     let mut args: Vec<Arg> = Vec::with_capacity(stack.len());
-    for v in stack.iter() {
-        match v {
-            IValue::Tensor(t) => {
-                inputs.push(t.clone());
-                args.push(Arg::Tensor);
+    let mut in_values: Vec<Value> = Vec::with_capacity(stack.len());
+    let mut new_constants: Vec<Value> = Vec::new();
+    {
+        let mut st = state.borrow_mut();
+        let mut see = |t: &Tensor| {
+            let (v, new) = st.value_or_constant(t);
+            if new {
+                new_constants.push(v);
             }
-            IValue::TensorList(l) => {
-                inputs.extend(l.iter().cloned());
-                args.push(Arg::TensorList(l.len()));
+            in_values.push(v);
+        };
+        for v in stack.iter() {
+            match v {
+                IValue::Tensor(t) => {
+                    see(t);
+                    args.push(Arg::Tensor);
+                }
+                IValue::TensorList(l) => {
+                    l.iter().for_each(&mut see);
+                    args.push(Arg::TensorList(l.len()));
+                }
+                other => args.push(Arg::Value(other.clone())),
             }
-            other => args.push(Arg::Value(other.clone())),
         }
     }
 
-    {
+    let result = {
         let _paused = PausedTracing::new();
-        d.redispatch(op, below, stack)?;
+        d.redispatch(op, below, stack)
+    };
+    let mut st = state.borrow_mut();
+    if let Err(e) = result {
+        // A failed op leaves no trace, not even the constants made for it.
+        st.forget_constants(&new_constants);
+        return Err(e);
     }
 
-    let mut st = state.borrow_mut();
-    let in_values: Vec<Value> = inputs.iter().map(|t| st.value_or_constant(t)).collect();
-    let mut results: Vec<&Tensor> = Vec::with_capacity(1);
+    let mut outputs = Vec::with_capacity(1);
     for v in stack.iter() {
         match v {
-            IValue::Tensor(t) => results.push(t),
-            IValue::TensorList(l) => results.extend(l.iter()),
+            IValue::Tensor(t) => outputs.push(TensorType::of(t)),
+            IValue::TensorList(l) => outputs.extend(l.iter().map(TensorType::of)),
             _ => {}
         }
     }
@@ -78,11 +99,20 @@ pub fn tracer_fallback(op: OpId, ks: DispatchKeySet, stack: &mut Stack) -> Resul
         op,
         schema,
         args,
-        outputs: results.iter().map(|t| TensorType::of(t)).collect(),
+        outputs,
     };
     let ix = st.graph.add_op(node, &in_values);
-    for (slot, t) in results.into_iter().enumerate() {
-        st.set_value(t, Value { node: ix, slot });
+    let mut slot = 0;
+    for v in stack.iter() {
+        let mut map = |t: &Tensor| {
+            st.set_value(t, Value { node: ix, slot });
+            slot += 1;
+        };
+        match v {
+            IValue::Tensor(t) => map(t),
+            IValue::TensorList(l) => l.iter().for_each(map),
+            _ => {}
+        }
     }
     Ok(())
 }

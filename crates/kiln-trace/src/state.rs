@@ -8,7 +8,7 @@
 //! without the other. `NoTracerDispatchMode` only excludes the key: the
 //! state stays set, `is_tracing()` stays true, nothing is recorded.
 
-use crate::graph::{Graph, TensorType, Value};
+use crate::graph::{Graph, Node, TensorType, Value};
 use kiln_core::{
     set_dispatch_enabled, tls_is_dispatch_key_included, tls_set_dispatch_key_included, DispatchKey,
     Result, Tensor, TensorId,
@@ -77,17 +77,27 @@ impl TracingState {
     }
 
     /// The value of `t` as an op argument: its traced value, or its
-    /// constant node (made on first use).
-    pub fn value_or_constant(&mut self, t: &Tensor) -> Value {
+    /// constant node (made on first use; `true` when made now).
+    pub fn value_or_constant(&mut self, t: &Tensor) -> (Value, bool) {
         if let Some(v) = self.value_of(t) {
-            return v;
+            return (v, false);
         }
         if let Some(&v) = self.constants.get(&t.id()) {
-            return v;
+            return (v, false);
         }
         let v = self.graph.add_constant(t.clone());
         self.constants.insert(t.id(), v);
-        v
+        (v, true)
+    }
+
+    /// Removes constant nodes made for an op that then failed.
+    pub(crate) fn forget_constants(&mut self, made: &[Value]) {
+        for v in made {
+            if let Some(Node::Constant(t)) = self.graph.node(v.node) {
+                self.constants.remove(&t.id());
+            }
+            self.graph.remove_node(v.node);
+        }
     }
 }
 
