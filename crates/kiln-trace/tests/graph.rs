@@ -353,3 +353,37 @@ fn bad_json_is_an_error_not_a_panic() {
         assert!(Graph::from_json(text).is_err(), "{text:?} should not load");
     }
 }
+
+#[test]
+fn kiln_registers_the_fallback_and_reexports_the_tracer() {
+    kiln::init().unwrap();
+    let table = kiln::Dispatcher::global().dump("kiln::add").unwrap();
+    assert!(
+        table.contains("Tracer:          fallback [kiln_trace::record]"),
+        "{table}"
+    );
+    let x = kiln::from_vec(vec![1.0f32, 2.0], &[2], &Device::Cpu).unwrap();
+    let (_, g) = kiln::trace::trace(|i| i[0].add(&i[0]), &[x]).unwrap();
+    assert_eq!(g.op_names(), vec!["kiln::add"]);
+}
+
+#[test]
+fn a_graph_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Graph>();
+    let (x, y) = inputs(&Device::Cpu, 1);
+    let (_, g) = trace(|i| i[0].mul(&i[1]), &[x.clone(), y.clone()]).unwrap();
+    let want = x.mul(&y).unwrap().to_bytes().unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                assert_eq!(
+                    g.run(&[x.clone(), y.clone()]).unwrap()[0]
+                        .to_bytes()
+                        .unwrap(),
+                    want
+                )
+            });
+        }
+    });
+}
