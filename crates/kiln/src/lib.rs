@@ -29,6 +29,7 @@ pub use kiln_core::{
     StackExt, StackResult, Tensor,
 };
 pub use kiln_cpu as cpu;
+pub use kiln_trace as trace;
 
 use kiln_core::factory;
 use std::sync::OnceLock;
@@ -43,6 +44,7 @@ pub fn init() -> Result<()> {
         let d = Dispatcher::global();
         kiln_cpu::register(d)?;
         transfer::register(d)?;
+        kiln_trace::register(d)?;
         Ok(())
     })
     .clone()
