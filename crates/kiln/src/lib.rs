@@ -17,6 +17,33 @@
 //! Tensors are made with this crate's functions (`from_vec`, `zeros`,
 //! `rand`, ...), which make sure every backend is registered; after that,
 //! `Tensor`'s methods run any op.
+//!
+//! ## Custom ops
+//!
+//! A [`Library`] defines an op from a schema string and registers a kernel
+//! per dispatch key. The op is then callable with boxed arguments (checked
+//! against the schema, defaults filled in), and the tracer records it like
+//! any built-in op.
+//!
+//! ```
+//! use kiln::{Device, DispatchKey, Dispatcher, IValue, Library, StackExt, StackResult};
+//! kiln::init()?;
+//! let lib = Library::new("my")?;
+//! lib.def("my::scale(Tensor x, float alpha=1.0) -> Tensor")?;
+//! lib.impl_kernel("scale", DispatchKey::Cpu, |_op, _ks, stack| {
+//!     let (x, alpha) = (stack.tensor("my::scale", 0)?.clone(), stack.float("my::scale", 1)?);
+//!     stack.set_result(x.mul_scalar(alpha)?);
+//!     Ok(())
+//! })?;
+//! let x = kiln::from_vec(vec![1.0f32, 2.0], &[2], &Device::Cpu)?;
+//! let out = Dispatcher::global().call_boxed("my::scale", vec![x.clone().into(), IValue::Float(3.0)])?;
+//! let IValue::Tensor(y) = &out[0] else { unreachable!() };
+//! assert_eq!(y.to_vec::<f32>()?, vec![3.0, 6.0]);
+//! // the default alpha=1.0 is filled in; a wrong argument type is an error
+//! assert!(Dispatcher::global().call_boxed("my::scale", vec![x.clone().into()]).is_ok());
+//! assert!(Dispatcher::global().call_boxed("my::scale", vec![IValue::Str("x".into())]).is_err());
+//! # Ok::<(), kiln::Error>(())
+//! ```
 
 #[doc(hidden)]
 pub mod testing;
