@@ -3,6 +3,7 @@
 pub mod binary;
 pub mod cast;
 pub mod factory;
+pub mod vmath;
 
 use kiln_core::{op, Dispatcher, DispatchKey, Result, StackExt, StackResult};
 
