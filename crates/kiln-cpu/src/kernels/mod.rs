@@ -3,6 +3,7 @@
 pub mod binary;
 pub mod cast;
 pub mod factory;
+pub mod reduce;
 pub mod unary;
 pub mod vmath;
 
@@ -13,6 +14,7 @@ pub fn register(d: &Dispatcher) -> Result<()> {
     binary::register(d)?;
     factory::register(d)?;
     unary::register(d)?;
+    reduce::register(d)?;
     d.register_kernel(op::CAST, DispatchKey::Cpu, "cpu::cast", |_, _, s| {
         let t = cast::cast(s.tensor("cast", 0)?, s.dtype("cast", 1)?)?;
         s.set_result(t);
