@@ -329,8 +329,9 @@ pub fn sum_lanes(x: &[f32]) -> f32 {
             lanes[l] += c[l];
         }
     }
-    let head = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
-        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+    // a plain sum of the lanes: a pairwise tree here makes LLVM split the
+    // loop into 4-wide halves
+    let head: f32 = lanes.iter().sum();
     head + rest.iter().sum::<f32>()
 }
 
