@@ -3,7 +3,9 @@
 pub mod binary;
 pub mod cast;
 pub mod factory;
+pub mod layer_norm;
 pub mod reduce;
+pub mod softmax;
 pub mod unary;
 pub mod vmath;
 
@@ -15,6 +17,8 @@ pub fn register(d: &Dispatcher) -> Result<()> {
     factory::register(d)?;
     unary::register(d)?;
     reduce::register(d)?;
+    softmax::register(d)?;
+    layer_norm::register(d)?;
     d.register_kernel(op::CAST, DispatchKey::Cpu, "cpu::cast", |_, _, s| {
         let t = cast::cast(s.tensor("cast", 0)?, s.dtype("cast", 1)?)?;
         s.set_result(t);
