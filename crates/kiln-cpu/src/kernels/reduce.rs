@@ -407,11 +407,14 @@ fn run<T: F32Block, R: Reducer<T>>(r: &R, src: &[T], p: &Plan) -> Vec<R::Out> {
     }
     if n_out == 1 && m > GRAIN && matches!(p.red[..], [(_, 1)]) {
         let xs = &src[p.offset..p.offset + m];
-        let acc = xs
+        // partials combined in a fixed order, so the result does not depend
+        // on how rayon split the work
+        let parts: Vec<R::Acc> = xs
             .par_chunks(GRAIN)
             .enumerate()
             .map(|(c, x)| r.slice(r.init(), x, c * GRAIN))
-            .reduce(|| r.init(), |a, b| r.merge(a, b));
+            .collect();
+        let acc = parts.into_iter().fold(r.init(), |a, b| r.merge(a, b));
         out[0] = r.finish(acc, m);
         return out;
     }
