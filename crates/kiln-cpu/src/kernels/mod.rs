@@ -3,6 +3,11 @@
 pub mod binary;
 pub mod cast;
 pub mod factory;
+pub mod layer_norm;
+pub mod reduce;
+pub mod softmax;
+pub mod unary;
+pub mod vmath;
 
 use kiln_core::{op, DispatchKey, Dispatcher, Result, StackExt, StackResult};
 
@@ -10,6 +15,10 @@ use kiln_core::{op, DispatchKey, Dispatcher, Result, StackExt, StackResult};
 pub fn register(d: &Dispatcher) -> Result<()> {
     binary::register(d)?;
     factory::register(d)?;
+    unary::register(d)?;
+    reduce::register(d)?;
+    softmax::register(d)?;
+    layer_norm::register(d)?;
     d.register_kernel(op::CAST, DispatchKey::Cpu, "cpu::cast", |_, _, s| {
         let t = cast::cast(s.tensor("cast", 0)?, s.dtype("cast", 1)?)?;
         s.set_result(t);

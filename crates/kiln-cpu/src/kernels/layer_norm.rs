@@ -1,0 +1,143 @@
+//! `layer_norm` over the trailing `normalized_shape` dims, with optional
+//! elementwise `weight` and `bias` of that shape; biased variance and
+//! `eps` inside the square root, as PyTorch. Each row is normalised in f32
+//! (two passes: mean, then the variance of the centred values).
+
+use crate::kernels::softmax::float_rows;
+use crate::kernels::vmath::{self, simd_fn};
+use crate::tensor_io::to_contiguous_vec;
+use kiln_core::{op, DispatchKey, Dispatcher, Error, Result, StackExt, StackResult, Tensor};
+
+#[inline(always)]
+fn layer_norm_row_impl<const FMA: bool>(
+    x: &[f32],
+    y: &mut [f32],
+    w: Option<&[f32]>,
+    b: Option<&[f32]>,
+    eps: f32,
+) {
+    let n = x.len() as f32;
+    let mean = vmath::sum_lanes(x) / n;
+    let mut lanes = [0.0f32; 8];
+    for (c, d) in y.chunks_mut(8).zip(x.chunks(8)) {
+        for (l, (y, &v)) in c.iter_mut().zip(d).enumerate() {
+            *y = v - mean;
+            lanes[l] = vmath::madd::<FMA>(*y, *y, lanes[l]);
+        }
+    }
+    let var = lanes.iter().sum::<f32>() / n;
+    let rstd = 1.0 / (var + eps).sqrt();
+    match (w, b) {
+        (Some(w), Some(b)) => {
+            for ((y, &w), &b) in y.iter_mut().zip(w).zip(b) {
+                *y = vmath::madd::<FMA>(*y * rstd, w, b);
+            }
+        }
+        (Some(w), None) => {
+            for (y, &w) in y.iter_mut().zip(w) {
+                *y = *y * rstd * w;
+            }
+        }
+        (None, Some(b)) => {
+            for (y, &b) in y.iter_mut().zip(b) {
+                *y = vmath::madd::<FMA>(*y, rstd, b);
+            }
+        }
+        (None, None) => {
+            for y in y.iter_mut() {
+                *y *= rstd;
+            }
+        }
+    }
+}
+
+simd_fn! {
+    /// Layer norm of the row `x` into `y`.
+    fn layer_norm_row(x: &[f32], y: &mut [f32], w: Option<&[f32]>, b: Option<&[f32]>, eps: f32) => layer_norm_row_impl;
+}
+
+const NAME: &str = "layer_norm";
+
+/// `weight` or `bias` as f32, after checking its shape and dtype.
+fn affine(which: &str, t: Option<&Tensor>, shape: &[usize]) -> Result<Option<Vec<f32>>> {
+    let Some(t) = t else { return Ok(None) };
+    if t.shape() != shape {
+        return Err(Error::shape(
+            NAME,
+            format!(
+                "{which} of shape {:?} does not match normalized_shape {shape:?}",
+                t.shape()
+            ),
+        ));
+    }
+    if !t.dtype().is_float() {
+        return Err(Error::dtype(
+            NAME,
+            t.dtype(),
+            format!("{which} needs a floating dtype"),
+        ));
+    }
+    to_contiguous_vec::<f32>(NAME, t).map(Some)
+}
+
+/// `layer_norm(x, normalized_shape, weight, bias, eps)`.
+pub fn layer_norm(
+    x: &Tensor,
+    normalized_shape: &[i64],
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f64,
+) -> Result<Tensor> {
+    if !x.dtype().is_float() {
+        return Err(Error::dtype(
+            NAME,
+            x.dtype(),
+            "needs a floating dtype; cast the input to one first",
+        ));
+    }
+    let ns = normalized_shape
+        .iter()
+        .map(|&d| usize::try_from(d))
+        .collect::<std::result::Result<Vec<usize>, _>>()
+        .map_err(|_| {
+            Error::shape(
+                NAME,
+                format!("normalized_shape {normalized_shape:?} has a negative size"),
+            )
+        })?;
+    let shape = x.shape();
+    if ns.is_empty() || shape.len() < ns.len() || shape[shape.len() - ns.len()..] != ns[..] {
+        return Err(Error::shape(
+            NAME,
+            format!(
+                "given normalized_shape {ns:?}, expected an input of shape [*, {}], but got {shape:?}",
+                ns.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    let w = affine("weight", weight, &ns)?;
+    let b = affine("bias", bias, &ns)?;
+    let eps = eps as f32;
+    float_rows(NAME, x, ns.iter().product(), &|x: &[f32], y: &mut [f32]| {
+        layer_norm_row(x, y, w.as_deref(), b.as_deref(), eps)
+    })
+}
+
+pub(crate) fn register(d: &Dispatcher) -> Result<()> {
+    d.register_kernel(
+        op::LAYER_NORM,
+        DispatchKey::Cpu,
+        "cpu::layer_norm",
+        |_, _, s| {
+            let out = layer_norm(
+                s.tensor(NAME, 0)?,
+                s.int_list(NAME, 1)?,
+                s.opt_tensor(NAME, 2)?,
+                s.opt_tensor(NAME, 3)?,
+                s.float(NAME, 4)?,
+            )?;
+            s.set_result(out);
+            Ok(())
+        },
+    )
+}
