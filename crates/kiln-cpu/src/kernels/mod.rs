@@ -3,6 +3,7 @@
 pub mod binary;
 pub mod cast;
 pub mod factory;
+pub mod matmul;
 
 use kiln_core::{op, Dispatcher, DispatchKey, Result, StackExt, StackResult};
 
@@ -10,6 +11,7 @@ use kiln_core::{op, Dispatcher, DispatchKey, Result, StackExt, StackResult};
 pub fn register(d: &Dispatcher) -> Result<()> {
     binary::register(d)?;
     factory::register(d)?;
+    matmul::register(d)?;
     d.register_kernel(op::CAST, DispatchKey::Cpu, "cpu::cast", |_, _, s| {
         let t = cast::cast(s.tensor("cast", 0)?, s.dtype("cast", 1)?)?;
         s.set_result(t);
