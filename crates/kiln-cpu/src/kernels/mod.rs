@@ -4,6 +4,7 @@ pub mod binary;
 pub mod cast;
 pub mod factory;
 pub mod matmul;
+pub mod random;
 
 use kiln_core::{op, Dispatcher, DispatchKey, Result, StackExt, StackResult};
 
@@ -12,6 +13,7 @@ pub fn register(d: &Dispatcher) -> Result<()> {
     binary::register(d)?;
     factory::register(d)?;
     matmul::register(d)?;
+    random::register(d)?;
     d.register_kernel(op::CAST, DispatchKey::Cpu, "cpu::cast", |_, _, s| {
         let t = cast::cast(s.tensor("cast", 0)?, s.dtype("cast", 1)?)?;
         s.set_result(t);
