@@ -5,6 +5,7 @@ pub mod cast;
 pub mod factory;
 pub mod matmul;
 pub mod random;
+pub mod shape;
 
 use kiln_core::{op, Dispatcher, DispatchKey, Result, StackExt, StackResult};
 
@@ -14,6 +15,7 @@ pub fn register(d: &Dispatcher) -> Result<()> {
     factory::register(d)?;
     matmul::register(d)?;
     random::register(d)?;
+    shape::register(d)?;
     d.register_kernel(op::CAST, DispatchKey::Cpu, "cpu::cast", |_, _, s| {
         let t = cast::cast(s.tensor("cast", 0)?, s.dtype("cast", 1)?)?;
         s.set_result(t);
