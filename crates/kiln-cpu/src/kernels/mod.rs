@@ -3,6 +3,7 @@
 pub mod binary;
 pub mod cast;
 pub mod factory;
+pub mod index;
 pub mod matmul;
 pub mod random;
 pub mod shape;
@@ -16,6 +17,7 @@ pub fn register(d: &Dispatcher) -> Result<()> {
     matmul::register(d)?;
     random::register(d)?;
     shape::register(d)?;
+    index::register(d)?;
     d.register_kernel(op::CAST, DispatchKey::Cpu, "cpu::cast", |_, _, s| {
         let t = cast::cast(s.tensor("cast", 0)?, s.dtype("cast", 1)?)?;
         s.set_result(t);
