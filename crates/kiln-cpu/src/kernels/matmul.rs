@@ -36,19 +36,21 @@ const PAR_WORK: usize = 1 << 18;
 
 /// One operand matrix: row and column strides in elements.
 #[derive(Clone, Copy, Debug)]
-struct Mat {
-    rs: usize,
-    cs: usize,
+pub(crate) struct Mat {
+    /// Row stride.
+    pub rs: usize,
+    /// Column stride.
+    pub cs: usize,
 }
 
 /// The sizes and strides of one `m x k` by `k x n` product.
 #[derive(Clone, Copy, Debug)]
-struct Dims {
-    m: usize,
-    k: usize,
-    n: usize,
-    a: Mat,
-    b: Mat,
+pub(crate) struct Dims {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub a: Mat,
+    pub b: Mat,
 }
 
 /// Everything a batched product needs, derived from the two layouts.
@@ -148,7 +150,7 @@ fn extent(off: usize, rows: usize, cols: usize, mat: Mat) -> usize {
 }
 
 /// One operand: its storage slice and the offset of its matrix.
-type Src<'a, T> = (&'a [T], usize);
+pub(crate) type Src<'a, T> = (&'a [T], usize);
 
 /// An element type with a matrix product kernel.
 trait MatElem: Elem {
@@ -265,6 +267,33 @@ fn split_rows<T: MatElem>(d: &Dims, dst: &mut [T], (a, oa): Src<'_, T>, b: Src<'
             };
             T::product(&sub, block, (a, oa + c * rows * d.a.rs), b, false);
         });
+}
+
+/// One f32 product into a row-major `dst`, split over rayon when `threads`
+/// and big (for `conv2d`). Both matrices must lie inside their slices.
+pub(crate) fn product_f32(
+    d: &Dims,
+    dst: &mut [f32],
+    a: Src<'_, f32>,
+    b: Src<'_, f32>,
+    threads: bool,
+) {
+    assert!(
+        dst.len() == d.m * d.n
+            && extent(a.1, d.m, d.k, d.a) <= a.0.len()
+            && extent(b.1, d.k, d.n, d.b) <= b.0.len(),
+        "matmul: operand layout outside its storage (internal)"
+    );
+    if d.m * d.n == 0 {
+        return;
+    }
+    if d.k == 0 {
+        dst.fill(0.0);
+    } else if threads && d.m * d.n * d.k >= PAR_WORK {
+        split_rows(d, dst, a, b);
+    } else {
+        f32::product(d, dst, a, b, false);
+    }
 }
 
 /// Runs the plan over operands of one dtype.

@@ -2,6 +2,7 @@
 
 pub mod binary;
 pub mod cast;
+pub mod conv;
 pub mod factory;
 pub mod index;
 pub mod matmul;
@@ -18,6 +19,7 @@ pub fn register(d: &Dispatcher) -> Result<()> {
     random::register(d)?;
     shape::register(d)?;
     index::register(d)?;
+    conv::register(d)?;
     d.register_kernel(op::CAST, DispatchKey::Cpu, "cpu::cast", |_, _, s| {
         let t = cast::cast(s.tensor("cast", 0)?, s.dtype("cast", 1)?)?;
         s.set_result(t);
