@@ -189,6 +189,40 @@ fn matmul_mixed_dtypes_promote() {
 }
 
 #[test]
+fn matmul_mixed_dtypes_in_every_layout() {
+    // a cast operand is a fresh contiguous copy: the product must follow it
+    let pairs = [
+        (DType::F16, DType::F32, DType::F32),
+        (DType::I32, DType::F32, DType::F32),
+        (DType::BF16, DType::I32, DType::BF16),
+        (DType::I32, DType::F16, DType::F16),
+        (DType::BF16, DType::F16, DType::F32),
+    ];
+    let (sa, sb) = ([2, 3, 4], [4, 5]);
+    for dev in devices() {
+        for (da, db, want_dt) in pairs {
+            let (atol, rtol) = matmul_tolerance(want_dt);
+            for ca in layouts(&sa, da, &dev, 1, -4.0, 4.0).unwrap() {
+                for cb in layouts(&sb, db, &dev, 2, -4.0, 4.0).unwrap() {
+                    let what = format!("matmul {da} {} x {db} {} on {dev}", ca.layout, cb.layout);
+                    let got = ca
+                        .tensor
+                        .matmul(&cb.tensor)
+                        .unwrap_or_else(|e| panic!("{what}: {e}"));
+                    assert_eq!(got.dtype(), want_dt, "{what}");
+                    let round =
+                        |v: &[f64]| v.iter().map(|&x| round_to(x, want_dt)).collect::<Vec<_>>();
+                    let (want, shape) =
+                        ref_matmul(&round(&ca.values), &sa, &round(&cb.values), &sb);
+                    assert_eq!(got.shape(), &shape[..], "{what}");
+                    assert_close(&what, &got.to_f64_vec().unwrap(), &round(&want), atol, rtol);
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn matmul_errors_name_the_shapes() {
     for dev in devices() {
         let a = tensor_of(

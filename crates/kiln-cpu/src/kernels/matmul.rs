@@ -22,7 +22,7 @@ use crate::elem::Elem;
 use crate::iter::{walk, Operand, GRAIN};
 use crate::kernels::cast::cast;
 use crate::storage::alloc;
-use crate::tensor_io::{ensure_dtype, slice_of, wrap};
+use crate::tensor_io::{slice_of, wrap};
 use half::f16;
 use kiln_core::layout::broadcast_shapes;
 use kiln_core::{
@@ -345,19 +345,37 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             "matmul is defined for f32, f16, bf16 and i32",
         ));
     }
+    // Shape errors come from the caller's tensors, before any cast.
     let p = plan(a.layout(), b.layout())?;
-    let (a, b) = (ensure_dtype(a, dt)?, ensure_dtype(b, dt)?);
-    match dt {
-        DType::F32 => run::<f32>(&p, &a, &b),
-        DType::F16 => run::<f16>(&p, &a, &b),
-        DType::BF16 => {
-            // Contiguous f32 copies: plan again on their layouts.
-            let (a32, b32) = (cast(&a, DType::F32)?, cast(&b, DType::F32)?);
-            let p32 = plan(a32.layout(), b32.layout())?;
-            cast(&run::<f32>(&p32, &a32, &b32)?, DType::BF16)
+    // bf16 computes in f32 (an operand promoted to bf16 rounds first).
+    let cdt = if dt == DType::BF16 { DType::F32 } else { dt };
+    if a.dtype() == cdt && b.dtype() == cdt {
+        return run_as(dt, &p, a, b);
+    }
+    let promote = |t: &Tensor| -> Result<Tensor> {
+        match t.dtype() {
+            d if d == cdt => Ok(t.clone()),
+            d if d == dt => cast(t, cdt),
+            _ => cast(&cast(t, dt)?, cdt),
         }
-        DType::I32 => run::<i32>(&p, &a, &b),
-        DType::Bool => unreachable!("bool rejected above"),
+    };
+    // A cast is a contiguous copy with a layout of its own: plan again.
+    let (a, b) = (promote(a)?, promote(b)?);
+    run_as(dt, &plan(a.layout(), b.layout())?, &a, &b)
+}
+
+/// Runs `p` on operands already in `dt`'s compute dtype.
+fn run_as(dt: DType, p: &Plan, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    match dt {
+        DType::F32 => run::<f32>(p, a, b),
+        DType::F16 => run::<f16>(p, a, b),
+        DType::BF16 => cast(&run::<f32>(p, a, b)?, DType::BF16),
+        DType::I32 => run::<i32>(p, a, b),
+        DType::Bool => Err(Error::dtype(
+            "matmul",
+            dt,
+            "matmul is defined for f32, f16, bf16 and i32",
+        )),
     }
 }
 
