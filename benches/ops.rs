@@ -26,7 +26,11 @@ fn add(c: &mut Criterion) {
         bench.iter(|| {
             out.par_chunks_mut(1 << 15)
                 .zip(av.par_chunks(1 << 15).zip(bv.par_chunks(1 << 15)))
-                .for_each(|(o, (x, y))| o.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (x, y))| *o = x + y));
+                .for_each(|(o, (x, y))| {
+                    o.iter_mut()
+                        .zip(x.iter().zip(y))
+                        .for_each(|(o, (x, y))| *o = x + y)
+                });
             black_box(&out);
         })
     });
