@@ -162,7 +162,10 @@ pub fn alloc<T: CpuElem>(n: usize) -> Vec<T> {
         v.resize(n, T::default());
         return v;
     }
-    vec![T::default(); n]
+    // small: plain malloc and fill (calloc costs more at these sizes)
+    let mut v = Vec::with_capacity(n);
+    v.resize(n, T::default());
+    v
 }
 
 impl Drop for CpuStorage {

@@ -3,6 +3,7 @@
 use crate::elem::Elem;
 use crate::storage::{CpuElem, CpuStorage};
 use kiln_core::{DType, Error, Layout, Result, Tensor};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The CPU storage under `t`; `Err` when `t` is not a CPU tensor.
@@ -47,11 +48,11 @@ pub fn to_contiguous_vec<T: Elem>(op: &str, t: &Tensor) -> Result<Vec<T>> {
     Ok(slice_of::<T>(op, &c)?.to_vec())
 }
 
-/// `t` converted to `dtype` (itself when it already is).
-pub fn ensure_dtype(t: &Tensor, dtype: DType) -> Result<Tensor> {
+/// `t` converted to `dtype` (borrowed, with no copy, when it already is).
+pub fn ensure_dtype(t: &Tensor, dtype: DType) -> Result<Cow<'_, Tensor>> {
     if t.dtype() == dtype {
-        Ok(t.clone())
+        Ok(Cow::Borrowed(t))
     } else {
-        crate::kernels::cast::cast(t, dtype)
+        crate::kernels::cast::cast(t, dtype).map(Cow::Owned)
     }
 }

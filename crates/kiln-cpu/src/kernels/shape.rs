@@ -160,7 +160,7 @@ pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
     }
     let parts = kept
         .iter()
-        .map(|&(_, t)| ensure_dtype(t, dt))
+        .map(|&(_, t)| ensure_dtype(t, dt).map(std::borrow::Cow::into_owned))
         .collect::<Result<Vec<_>>>()?;
     cat_typed_dyn(&parts, d, &out_shape, dt)
 }
