@@ -3,12 +3,12 @@
 // Note [Info layout] in common.wgsl), cast to the op's dtype, combined by
 // an op function of unary.wgsl or binary.wgsl, and stored in dst's dtype.
 //
-// The host fills in:
-//   {{DST}}      dst's array element type (u32, or f16 with SHADER_F16)
-//   {{INPUTS}}   one `var<storage, read> srcK` per tensor input (binding 2+K)
-//   {{CT}}       the compute type of the result (f32, i32, bool, u32 raw)
-//   {{BODY}}     the loads and the op call that return element i
-//   {{STORE}}    the store function of dst's dtype (common.wgsl)
+// The host fills in (each marked with double braces below):
+//   DST      dst's array element type (u32, or f16 with SHADER_F16)
+//   INPUTS   one `var<storage, read> srcK` per tensor input (binding 2+K)
+//   CT       the compute type of the result (f32, i32, bool, u32 raw)
+//   BODY     the loads and the op call that return element i
+//   STORE    the store function of dst's dtype (common.wgsl)
 // and picks the main chunk by how many elements one dst word holds.
 
 @group(0) @binding(1) var<storage, read_write> dst: array<{{DST}}>;

@@ -165,11 +165,17 @@ pub struct WgpuContext {
 
 /// The useful text of a wgpu error (its description, without the banner).
 pub(crate) fn error_text(e: &wgpu::Error) -> String {
-    match e {
-        wgpu::Error::Validation { description, .. } => description.trim().to_string(),
-        wgpu::Error::Internal { description, .. } => description.trim().to_string(),
-        wgpu::Error::OutOfMemory { source } => format!("out of memory: {source}"),
-    }
+    let text = match e {
+        wgpu::Error::Validation { description, .. } => description.as_str(),
+        wgpu::Error::Internal { description, .. } => description.as_str(),
+        wgpu::Error::OutOfMemory { source } => return format!("out of memory: {source}"),
+    };
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty() && !matches!(l.trim(), "Validation Error" | "Internal Error" | "Caused by:"))
+        .collect();
+    lines.join("\n")
 }
 
 fn gpu_err(op: &str, msg: impl Into<String>) -> Error {
