@@ -56,14 +56,17 @@ fn pow_f32(x: f32, y: f32) -> f32 {
     if (is_nan(x) || is_nan(y)) {
         return nan_f32();
     }
+    if (abs(x) == 1.0 && abs(y) == inf_f32()) {
+        return 1.0;
+    }
     let y_int = floor(y) == y;
     if (y_int && abs(y) <= 64.0) {
         return powi_f32(x, i32(y));
     }
-    if (x < 0.0 && !y_int) {
+    let ax = abs(x);
+    if (x < 0.0 && !y_int && ax != inf_f32()) {
         return nan_f32();
     }
-    let ax = abs(x);
     var r: f32;
     if (ax == 0.0) {
         r = select(0.0, inf_f32(), y < 0.0);
