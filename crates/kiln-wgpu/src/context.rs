@@ -108,8 +108,11 @@ const INFO_CHUNK_BYTES: u64 = 64 << 10;
 impl Pending {
     fn encoder(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
         self.pass = None; // ends the open pass, if any
-        self.encoder
-            .get_or_insert_with(|| device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("kiln") }))
+        self.encoder.get_or_insert_with(|| {
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("kiln"),
+            })
+        })
     }
 
     fn pass(&mut self, device: &wgpu::Device) -> &mut wgpu::ComputePass<'static> {
@@ -127,7 +130,12 @@ impl Pending {
     }
 
     /// Appends one dispatch's info words; returns the chunk and byte offset.
-    fn push_info(&mut self, pool: &Arc<Pool>, align: u64, words: &[u32]) -> Result<(Arc<GpuBuffer>, u64)> {
+    fn push_info(
+        &mut self,
+        pool: &Arc<Pool>,
+        align: u64,
+        words: &[u32],
+    ) -> Result<(Arc<GpuBuffer>, u64)> {
         let align_words = (align / 4).max(1) as usize;
         if let Some(c) = self.info.last_mut() {
             let off = c.words.len().div_ceil(align_words) * align_words;
@@ -137,7 +145,10 @@ impl Pending {
                 return Ok((c.buffer.clone(), off as u64 * 4));
             }
         }
-        let buffer = pool.take(BufferKind::Storage, INFO_CHUNK_BYTES.max(words.len() as u64 * 4))?;
+        let buffer = pool.take(
+            BufferKind::Storage,
+            INFO_CHUNK_BYTES.max(words.len() as u64 * 4),
+        )?;
         self.info.push(InfoChunk {
             buffer: buffer.clone(),
             words: words.to_vec(),
@@ -173,7 +184,13 @@ pub(crate) fn error_text(e: &wgpu::Error) -> String {
     let lines: Vec<&str> = text
         .lines()
         .map(str::trim_end)
-        .filter(|l| !l.trim().is_empty() && !matches!(l.trim(), "Validation Error" | "Internal Error" | "Caused by:"))
+        .filter(|l| {
+            !l.trim().is_empty()
+                && !matches!(
+                    l.trim(),
+                    "Validation Error" | "Internal Error" | "Caused by:"
+                )
+        })
         .collect();
     lines.join("\n")
 }
@@ -229,8 +246,10 @@ impl WgpuContext {
         }
     }
     pub(crate) fn set_checked_limits(&self, l: CheckedLimits) {
-        self.max_binding.store(l.max_storage_buffer_binding_size, Ordering::Relaxed);
-        self.max_groups.store(l.max_compute_workgroups_per_dimension, Ordering::Relaxed);
+        self.max_binding
+            .store(l.max_storage_buffer_binding_size, Ordering::Relaxed);
+        self.max_groups
+            .store(l.max_compute_workgroups_per_dimension, Ordering::Relaxed);
     }
 
     fn lock_pending(&self) -> Result<MutexGuard<'_, Pending>> {
@@ -240,7 +259,10 @@ impl WgpuContext {
     /// A buffer for `bytes` bytes of tensor data, refused with `GpuLimit`
     /// when a kernel could not bind it.
     pub(crate) fn alloc(&self, op: &str, bytes: u64) -> Result<Arc<GpuBuffer>> {
-        let max = self.max_binding.load(Ordering::Relaxed).min(self.limits.max_buffer_size);
+        let max = self
+            .max_binding
+            .load(Ordering::Relaxed)
+            .min(self.limits.max_buffer_size);
         if bytes > max {
             return Err(Error::GpuLimit {
                 op: op.to_string(),
@@ -272,7 +294,10 @@ impl WgpuContext {
         Ok((groups.div_ceil(y) as u32, y as u32))
     }
 
-    fn layout_for(&self, access: &[Access]) -> Result<(Arc<wgpu::BindGroupLayout>, Arc<wgpu::PipelineLayout>)> {
+    fn layout_for(
+        &self,
+        access: &[Access],
+    ) -> Result<(Arc<wgpu::BindGroupLayout>, Arc<wgpu::PipelineLayout>)> {
         let mut cache = self.layouts.lock().map_err(|_| poisoned("layout cache"))?;
         if let Some(l) = cache.get(access) {
             return Ok(l.clone());
@@ -288,16 +313,26 @@ impl WgpuContext {
             count: None,
         };
         let mut entries = vec![entry(0, true)];
-        entries.extend(access.iter().enumerate().map(|(i, a)| entry(i as u32 + 1, *a == Access::Read)));
-        let bgl = Arc::new(self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("kiln"),
-            entries: &entries,
-        }));
-        let pl = Arc::new(self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("kiln"),
-            bind_group_layouts: &[Some(&bgl)],
-            immediate_size: 0,
-        }));
+        entries.extend(
+            access
+                .iter()
+                .enumerate()
+                .map(|(i, a)| entry(i as u32 + 1, *a == Access::Read)),
+        );
+        let bgl = Arc::new(self.device.create_bind_group_layout(
+            &wgpu::BindGroupLayoutDescriptor {
+                label: Some("kiln"),
+                entries: &entries,
+            },
+        ));
+        let pl = Arc::new(
+            self.device
+                .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some("kiln"),
+                    bind_group_layouts: &[Some(&bgl)],
+                    immediate_size: 0,
+                }),
+        );
         cache.insert(access.to_vec(), (bgl.clone(), pl.clone()));
         Ok((bgl, pl))
     }
@@ -305,7 +340,12 @@ impl WgpuContext {
     /// The kernel cached under `key`, compiled from `source()` (entry point
     /// `main`) on first use. `key` must name everything the source depends
     /// on: kernel, dtypes, specialisation.
-    pub fn kernel(&self, key: &str, access: &[Access], source: impl FnOnce() -> String) -> Result<Arc<Kernel>> {
+    pub fn kernel(
+        &self,
+        key: &str,
+        access: &[Access],
+        source: impl FnOnce() -> String,
+    ) -> Result<Arc<Kernel>> {
         let mut cache = self.kernels.lock().map_err(|_| poisoned("kernel cache"))?;
         if let Some(k) = cache.get(key) {
             return Ok(k.clone());
@@ -313,22 +353,29 @@ impl WgpuContext {
         let (bgl, pl) = self.layout_for(access)?;
         let src = source();
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(key),
-            source: wgpu::ShaderSource::Wgsl(src.into()),
-        });
-        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(key),
-            layout: Some(&pl),
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: wgpu::PipelineCompilationOptions {
-                constants: &[],
-                zero_initialize_workgroup_memory: false,
-            },
-            cache: None,
-        });
-        scope_result(&format!("compiling kernel {key}"), pollster::block_on(scope.pop()))?;
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(key),
+                source: wgpu::ShaderSource::Wgsl(src.into()),
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(key),
+                layout: Some(&pl),
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: &[],
+                    zero_initialize_workgroup_memory: false,
+                },
+                cache: None,
+            });
+        scope_result(
+            &format!("compiling kernel {key}"),
+            pollster::block_on(scope.pop()),
+        )?;
         count(&COUNTERS.pipelines_compiled, 1);
         let k = Arc::new(Kernel {
             pipeline,
@@ -342,9 +389,23 @@ impl WgpuContext {
     /// Records one dispatch of `kernel` over `groups` workgroups into the
     /// pending batch: `info` becomes binding 0, `args[i]` binding `i + 1`.
     /// Returns once encoded (Note [Batching]).
-    pub fn dispatch(&self, op: &str, kernel: &Kernel, info: &[u32], args: &[Arg<'_>], groups: u64) -> Result<()> {
+    pub fn dispatch(
+        &self,
+        op: &str,
+        kernel: &Kernel,
+        info: &[u32],
+        args: &[Arg<'_>],
+        groups: u64,
+    ) -> Result<()> {
         if args.len() != kernel.access.len() {
-            return Err(gpu_err(op, format!("kernel takes {} buffers, given {}", kernel.access.len(), args.len())));
+            return Err(gpu_err(
+                op,
+                format!(
+                    "kernel takes {} buffers, given {}",
+                    kernel.access.len(),
+                    args.len()
+                ),
+            ));
         }
         if args.len() as u32 + 1 > self.limits.max_storage_buffers_per_shader_stage {
             return Err(Error::GpuLimit {
@@ -372,7 +433,11 @@ impl WgpuContext {
             }
         }
         let mut entries = vec![binding(0, &info_buf, info_off, info.len() as u64 * 4)];
-        entries.extend(args.iter().enumerate().map(|(i, a)| binding(i as u32 + 1, a.buffer, 0, a.bytes)));
+        entries.extend(
+            args.iter()
+                .enumerate()
+                .map(|(i, a)| binding(i as u32 + 1, a.buffer, 0, a.bytes)),
+        );
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
@@ -394,11 +459,16 @@ impl WgpuContext {
         p.pass = None; // a pass must end before its encoder finishes
         let encoder = match p.encoder.take() {
             Some(e) => e,
-            None => self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("kiln") }),
+            None => self
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("kiln"),
+                }),
         };
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         for c in &p.info {
-            self.queue.write_buffer(c.buffer.raw(), 0, bytemuck::cast_slice(&c.words));
+            self.queue
+                .write_buffer(c.buffer.raw(), 0, bytemuck::cast_slice(&c.words));
         }
         let index = self.queue.submit([encoder.finish()]);
         let caught = pollster::block_on(scope.pop());
@@ -444,7 +514,8 @@ impl WgpuContext {
         let staging = self.pool.take(BufferKind::Staging, size)?;
         let index = {
             let mut p = self.lock_pending()?;
-            p.encoder(&self.device).copy_buffer_to_buffer(src.raw(), a, staging.raw(), 0, size);
+            p.encoder(&self.device)
+                .copy_buffer_to_buffer(src.raw(), a, staging.raw(), 0, size);
             p.keep.push(src.clone());
             self.submit_locked(&mut p, "read")?
         };
@@ -541,7 +612,10 @@ pub fn context(index: u32) -> Result<Arc<WgpuContext>> {
 pub fn context_of(op: &str, device: Device) -> Result<Arc<WgpuContext>> {
     match device {
         Device::Wgpu(n) => context(n),
-        d => Err(Error::invalid(op, format!("expected a wgpu device, got {d}"))),
+        d => Err(Error::invalid(
+            op,
+            format!("expected a wgpu device, got {d}"),
+        )),
     }
 }
 
@@ -561,7 +635,10 @@ fn backend_list(adapters: &[wgpu::Adapter]) -> String {
 }
 
 fn choose_adapter(opts: &WgpuOptions) -> Result<wgpu::Adapter> {
-    let backends = opts.backends.or_else(wgpu::Backends::from_env).unwrap_or(wgpu::Backends::all());
+    let backends = opts
+        .backends
+        .or_else(wgpu::Backends::from_env)
+        .unwrap_or(wgpu::Backends::all());
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = backends;
     desc.flags = wgpu::InstanceFlags::from_build_config().with_env();
@@ -574,7 +651,9 @@ fn choose_adapter(opts: &WgpuOptions) -> Result<wgpu::Adapter> {
     if let Some(name) = name {
         let adapters = pollster::block_on(instance.enumerate_adapters(backends));
         let want = name.to_lowercase();
-        let pos = adapters.iter().position(|a| a.get_info().name.to_lowercase().contains(&want));
+        let pos = adapters
+            .iter()
+            .position(|a| a.get_info().name.to_lowercase().contains(&want));
         return match pos {
             Some(i) => Ok(adapters.into_iter().nth(i).expect("position is in range")),
             None => Err(Error::NoAdapter(format!(
@@ -609,7 +688,10 @@ pub fn open(opts: &WgpuOptions) -> Result<Device> {
     let native_f16 = opts.shader_f16 && features.contains(wgpu::Features::SHADER_F16);
     {
         let r = REGISTRY.read().map_err(|_| poisoned("registry"))?;
-        if let Some(c) = r.iter().find(|c| same_adapter(&c.info, &info) && c.native_f16 == native_f16) {
+        if let Some(c) = r
+            .iter()
+            .find(|c| same_adapter(&c.info, &info) && c.native_f16 == native_f16)
+        {
             return Ok(c.kiln_device());
         }
     }
@@ -624,7 +706,12 @@ pub fn open(opts: &WgpuOptions) -> Result<Device> {
         required_limits: limits.clone(),
         ..Default::default()
     }))
-    .map_err(|e| Error::NoAdapter(format!("adapter {:?} ({:?}) was found but opening it failed: {e}", info.name, info.backend)))?;
+    .map_err(|e| {
+        Error::NoAdapter(format!(
+            "adapter {:?} ({:?}) was found but opening it failed: {e}",
+            info.name, info.backend
+        ))
+    })?;
     let uncaptured = Arc::new(Mutex::new(None));
     let slot = uncaptured.clone();
     device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
@@ -657,5 +744,7 @@ pub fn open(opts: &WgpuOptions) -> Result<Device> {
 /// opened once per process.
 pub fn default_device() -> Result<Device> {
     static DEFAULT: OnceLock<Result<Device>> = OnceLock::new();
-    DEFAULT.get_or_init(|| open(&WgpuOptions::default())).clone()
+    DEFAULT
+        .get_or_init(|| open(&WgpuOptions::default()))
+        .clone()
 }

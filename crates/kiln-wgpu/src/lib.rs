@@ -16,7 +16,9 @@ mod pool;
 pub mod shader;
 pub mod storage;
 
-pub use context::{default_device, open, Access, Arg, CheckedLimits, Kernel, WgpuContext, WgpuOptions};
+pub use context::{
+    default_device, open, Access, Arg, CheckedLimits, Kernel, WgpuContext, WgpuOptions,
+};
 pub use pool::Stats;
 pub use storage::WgpuStorage;
 pub use wgpu;

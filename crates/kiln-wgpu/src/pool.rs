@@ -141,7 +141,9 @@ impl std::fmt::Debug for GpuBuffer {
 impl GpuBuffer {
     /// The wgpu buffer.
     pub fn raw(&self) -> &wgpu::Buffer {
-        self.buffer.as_ref().expect("a GpuBuffer holds its buffer until dropped")
+        self.buffer
+            .as_ref()
+            .expect("a GpuBuffer holds its buffer until dropped")
     }
     /// Its size in bytes (the bucket, at least what was asked for).
     pub fn size(&self) -> u64 {
@@ -199,7 +201,10 @@ impl Pool {
                 if let Some(e) = pollster::block_on(scope.pop()) {
                     return Err(Error::Gpu {
                         op: "alloc".into(),
-                        msg: format!("creating a buffer of {size} bytes: {}", crate::context::error_text(&e)),
+                        msg: format!(
+                            "creating a buffer of {size} bytes: {}",
+                            crate::context::error_text(&e)
+                        ),
                     });
                 }
                 count(&COUNTERS.buffers_allocated, 1);

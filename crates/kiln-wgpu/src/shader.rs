@@ -168,7 +168,10 @@ mod tests {
         assert_eq!(chunk(f, "a"), "\nA1\nA2\n");
         assert_eq!(chunk(f, "b"), "\nB\n");
         assert_eq!(chunk(f, "c"), "");
-        assert_eq!(fill("x {{A}} {{B}} {{A}}", &[("A", "1"), ("B", "2")]), "x 1 2 1");
+        assert_eq!(
+            fill("x {{A}} {{B}} {{A}}", &[("A", "1"), ("B", "2")]),
+            "x 1 2 1"
+        );
         assert!(chunk(ELEMENTWISE, "main_4").contains("fn main"));
         assert!(chunk(FACTORY, "eye").contains("fn main"));
     }

@@ -21,7 +21,11 @@ pub struct WgpuStorage {
 
 impl std::fmt::Debug for WgpuStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "WgpuStorage({} x {}, {:?})", self.len, self.dtype, self.buffer)
+        write!(
+            f,
+            "WgpuStorage({} x {}, {:?})",
+            self.len, self.dtype, self.buffer
+        )
     }
 }
 
@@ -31,7 +35,12 @@ impl WgpuStorage {
     pub fn new(op: &str, ctx: &Arc<WgpuContext>, dtype: DType, len: usize) -> Result<WgpuStorage> {
         let bytes = (len as u64)
             .checked_mul(dtype.size_in_bytes() as u64)
-            .ok_or_else(|| Error::invalid(op, format!("{len} elements of {dtype} overflow a byte count")))?;
+            .ok_or_else(|| {
+                Error::invalid(
+                    op,
+                    format!("{len} elements of {dtype} overflow a byte count"),
+                )
+            })?;
         Ok(WgpuStorage {
             buffer: ctx.alloc(op, bytes)?,
             ctx: ctx.clone(),
@@ -41,7 +50,12 @@ impl WgpuStorage {
     }
 
     /// A contiguous tensor of `shape` over new storage.
-    pub fn tensor(op: &str, ctx: &Arc<WgpuContext>, dtype: DType, shape: &[usize]) -> Result<Tensor> {
+    pub fn tensor(
+        op: &str,
+        ctx: &Arc<WgpuContext>,
+        dtype: DType,
+        shape: &[usize],
+    ) -> Result<Tensor> {
         let s = WgpuStorage::new(op, ctx, dtype, shape.iter().product())?;
         Tensor::from_storage(Arc::new(s), Layout::contiguous(shape))
     }
@@ -61,9 +75,15 @@ impl WgpuStorage {
 
     /// The storage of a wgpu tensor; `Err` for a tensor of another backend.
     pub fn of<'a>(op: &str, t: &'a Tensor) -> Result<&'a WgpuStorage> {
-        t.storage().as_any().downcast_ref::<WgpuStorage>().ok_or_else(|| {
-            Error::invalid(op, format!("expected a wgpu tensor, got one on {}", t.device()))
-        })
+        t.storage()
+            .as_any()
+            .downcast_ref::<WgpuStorage>()
+            .ok_or_else(|| {
+                Error::invalid(
+                    op,
+                    format!("expected a wgpu tensor, got one on {}", t.device()),
+                )
+            })
     }
 }
 
@@ -87,18 +107,28 @@ impl Storage for WgpuStorage {
         if start.checked_add(len).is_none_or(|end| end > self.len) {
             return Err(Error::invalid(
                 "read_bytes",
-                format!("elements {start}..{} are outside a storage of {}", start.saturating_add(len), self.len),
+                format!(
+                    "elements {start}..{} are outside a storage of {}",
+                    start.saturating_add(len),
+                    self.len
+                ),
             ));
         }
         let es = self.dtype.size_in_bytes() as u64;
-        self.ctx.read(&self.buffer, start as u64 * es, len as u64 * es)
+        self.ctx
+            .read(&self.buffer, start as u64 * es, len as u64 * es)
     }
     fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         let want = self.len * self.dtype.size_in_bytes();
         if bytes.len() != want {
             return Err(Error::invalid(
                 "write_bytes",
-                format!("{} bytes for {} elements of {} ({want} bytes)", bytes.len(), self.len, self.dtype),
+                format!(
+                    "{} bytes for {} elements of {} ({want} bytes)",
+                    bytes.len(),
+                    self.len,
+                    self.dtype
+                ),
             ));
         }
         self.ctx.write(&self.buffer, bytes)

@@ -42,7 +42,10 @@ fn tol_for(op: &str, a: DType, b: DType) -> (f64, f64) {
     let t = |d: DType| tol(op, d);
     let (x, y) = (t(a), t(b));
     // mixed dtypes compute in the promoted one; take the looser bound
-    (x.0.max(y.0).max(tol(op, DType::F32).0), x.1.max(y.1).max(tol(op, DType::F32).1))
+    (
+        x.0.max(y.0).max(tol(op, DType::F32).0),
+        x.1.max(y.1).max(tol(op, DType::F32).1),
+    )
 }
 
 #[test]
@@ -81,12 +84,24 @@ fn mixed_dtypes_promote_like_the_cpu() {
                 for (sa, sb) in shapes {
                     for op in ops {
                         let ((alo, ahi), (blo, bhi)) = ranges(op, DType::I32);
-                        let a = |d: &Device| kiln::testing::layouts(sa, da, d, 3, alo, ahi).map(|mut c| c.remove(0).tensor);
-                        let b = |d: &Device| kiln::testing::layouts(sb, db, d, 5, blo, bhi).map(|mut c| c.remove(0).tensor);
+                        let a = |d: &Device| {
+                            kiln::testing::layouts(sa, da, d, 3, alo, ahi)
+                                .map(|mut c| c.remove(0).tensor)
+                        };
+                        let b = |d: &Device| {
+                            kiln::testing::layouts(sb, db, d, 5, blo, bhi)
+                                .map(|mut c| c.remove(0).tensor)
+                        };
                         let (a0, b0) = if sa.is_empty() {
-                            (kiln::testing::tensor_of(&[2.0], &[], da, &dev).unwrap(), b(&dev).unwrap())
+                            (
+                                kiln::testing::tensor_of(&[2.0], &[], da, &dev).unwrap(),
+                                b(&dev).unwrap(),
+                            )
                         } else if sb.is_empty() {
-                            (a(&dev).unwrap(), kiln::testing::tensor_of(&[2.0], &[], db, &dev).unwrap())
+                            (
+                                a(&dev).unwrap(),
+                                kiln::testing::tensor_of(&[2.0], &[], db, &dev).unwrap(),
+                            )
                         } else {
                             (a(&dev).unwrap(), b(&dev).unwrap())
                         };
@@ -104,7 +119,13 @@ fn mixed_dtypes_promote_like_the_cpu() {
 
 #[test]
 fn scalar_forms_match_cpu() {
-    let scalars = [Scalar::Int(3), Scalar::Int(-2), Scalar::Float(2.5), Scalar::Float(-0.3), Scalar::Bool(true)];
+    let scalars = [
+        Scalar::Int(3),
+        Scalar::Int(-2),
+        Scalar::Float(2.5),
+        Scalar::Float(-0.3),
+        Scalar::Bool(true),
+    ];
     for dt in DType::ALL {
         let cpu = layouts(&[4, 3], dt, &Device::Cpu, 7, -3.0, 3.0).unwrap();
         for dev in devices_for(&[dt]) {
@@ -126,7 +147,14 @@ fn scalar_forms_match_cpu() {
 
 #[test]
 fn where_matches_cpu() {
-    for (da, db) in [(DType::F32, DType::F32), (DType::F16, DType::F16), (DType::BF16, DType::I32), (DType::I32, DType::Bool), (DType::Bool, DType::Bool), (DType::F16, DType::F32)] {
+    for (da, db) in [
+        (DType::F32, DType::F32),
+        (DType::F16, DType::F16),
+        (DType::BF16, DType::I32),
+        (DType::I32, DType::Bool),
+        (DType::Bool, DType::Bool),
+        (DType::F16, DType::F32),
+    ] {
         let cc = layouts(&[3, 4], DType::Bool, &Device::Cpu, 1, 0.0, 1.0).unwrap();
         let ca = layouts(&[3, 4], da, &Device::Cpu, 2, -3.0, 3.0).unwrap();
         let cb = layouts(&[4], db, &Device::Cpu, 3, -3.0, 3.0).unwrap();
@@ -137,7 +165,10 @@ fn where_matches_cpu() {
             for i in 0..gc.len() {
                 for j in 0..ga.len() {
                     for k in 0..gb.len() {
-                        let what = format!("where {} {da} {} {db} {} on {dev}", gc[i].layout, ga[j].layout, gb[k].layout);
+                        let what = format!(
+                            "where {} {da} {} {db} {} on {dev}",
+                            gc[i].layout, ga[j].layout, gb[k].layout
+                        );
                         let got = Tensor::where_cond(&gc[i].tensor, &ga[j].tensor, &gb[k].tensor);
                         let want = Tensor::where_cond(&cc[i].tensor, &ca[j].tensor, &cb[k].tensor);
                         assert_same_outcome(&what, got, want, (0.0, 0.0));
@@ -146,19 +177,43 @@ fn where_matches_cpu() {
             }
             // a non-bool condition is an error on every device
             let bad = Tensor::where_cond(&ga[0].tensor, &ga[0].tensor, &ga[0].tensor);
-            assert!(matches!(bad, Err(kiln::Error::DTypeMismatch { .. })) || da == DType::Bool, "{bad:?}");
+            assert!(
+                matches!(bad, Err(kiln::Error::DTypeMismatch { .. })) || da == DType::Bool,
+                "{bad:?}"
+            );
         }
     }
 }
 
 #[test]
 fn special_float_values_match_cpu() {
-    let vals = [0.0f32, -0.0, 1.0, -1.0, 2.0, 0.5, 65504.0, 7e4, -7e4, 3e38, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-3];
+    let vals = [
+        0.0f32,
+        -0.0,
+        1.0,
+        -1.0,
+        2.0,
+        0.5,
+        65504.0,
+        7e4,
+        -7e4,
+        3e38,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        1e-3,
+    ];
     let n = vals.len();
     for dt in DType::FLOATS {
         for dev in devices_for(&[dt]) {
-            let a = kiln::from_vec(vals.to_vec(), &[n, 1], &Device::Cpu).unwrap().to_dtype(dt).unwrap();
-            let b = kiln::from_vec(vals.to_vec(), &[1, n], &Device::Cpu).unwrap().to_dtype(dt).unwrap();
+            let a = kiln::from_vec(vals.to_vec(), &[n, 1], &Device::Cpu)
+                .unwrap()
+                .to_dtype(dt)
+                .unwrap();
+            let b = kiln::from_vec(vals.to_vec(), &[1, n], &Device::Cpu)
+                .unwrap()
+                .to_dtype(dt)
+                .unwrap();
             let (ga, gb) = (a.to(&dev).unwrap(), b.to(&dev).unwrap());
             for op in ARITH.iter().chain(&CMP) {
                 let what = format!("{op} {dt} on special values on {dev}");
@@ -184,16 +239,31 @@ fn zero_size_and_errors_match_cpu() {
         assert!(matches!(d.add(&b), Err(kiln::Error::Broadcast { .. })));
         // bool - bool, integer to a negative power
         let t = kiln::ones(&[2], DType::Bool, &dev).unwrap();
-        assert!(matches!(t.sub(&t), Err(kiln::Error::UnsupportedDType { .. })));
+        assert!(matches!(
+            t.sub(&t),
+            Err(kiln::Error::UnsupportedDType { .. })
+        ));
         let i = kiln::from_vec(vec![2i32, 3], &[2], &dev).unwrap();
         let e = kiln::from_vec(vec![1i32, -1], &[2], &dev).unwrap();
-        assert!(matches!(i.pow(&e), Err(kiln::Error::InvalidArgument { .. })));
-        assert!(matches!(i.pow_scalar(-2), Err(kiln::Error::InvalidArgument { .. })));
-        assert_eq!(i.pow_scalar(3).unwrap().to_vec::<i32>().unwrap(), vec![8, 27]);
+        assert!(matches!(
+            i.pow(&e),
+            Err(kiln::Error::InvalidArgument { .. })
+        ));
+        assert!(matches!(
+            i.pow_scalar(-2),
+            Err(kiln::Error::InvalidArgument { .. })
+        ));
+        assert_eq!(
+            i.pow_scalar(3).unwrap().to_vec::<i32>().unwrap(),
+            vec![8, 27]
+        );
         // mixing devices is an error, never a silent copy
         if dev != Device::Cpu {
             let cpu = kiln::ones(&[2], DType::I32, &Device::Cpu).unwrap();
-            assert!(matches!(i.add(&cpu), Err(kiln::Error::DeviceMismatch { .. })));
+            assert!(matches!(
+                i.add(&cpu),
+                Err(kiln::Error::DeviceMismatch { .. })
+            ));
         }
     }
 }

@@ -34,10 +34,16 @@ fn two_threads_running_gpu_ops_at_once_get_correct_results() {
                         x = x.add(&shared).unwrap().sub_scalar(1.0).unwrap();
                     }
                     let got = x.to_vec::<f32>().unwrap();
-                    let want: Vec<f32> = (0..1000).map(|i| host[i] * 2.0 + 4.0 * (i as f32 - 1.0)).collect();
+                    let want: Vec<f32> = (0..1000)
+                        .map(|i| host[i] * 2.0 + 4.0 * (i as f32 - 1.0))
+                        .collect();
                     assert_eq!(got, want, "thread {k}, round {round}");
                     let flags = x.gt_scalar(1000.0).unwrap().to_vec::<bool>().unwrap();
-                    assert_eq!(flags, want.iter().map(|&v| v > 1000.0).collect::<Vec<_>>(), "thread {k}, round {round}");
+                    assert_eq!(
+                        flags,
+                        want.iter().map(|&v| v > 1000.0).collect::<Vec<_>>(),
+                        "thread {k}, round {round}"
+                    );
                 }
             })
         })
@@ -83,11 +89,16 @@ fn an_adapter_name_that_matches_opens_the_same_context() {
 fn a_validation_error_becomes_err_gpu_and_the_device_keeps_working() {
     let Some(dev) = gpu() else { return };
     let ctx = kiln::wgpu::context::context_of("test", dev).unwrap();
-    let bad = ctx.kernel("test:not-wgsl", &[Access::ReadWrite], || "this is not WGSL".to_string());
+    let bad = ctx.kernel("test:not-wgsl", &[Access::ReadWrite], || {
+        "this is not WGSL".to_string()
+    });
     match bad {
         Err(kiln::Error::Gpu { op, msg }) => {
             assert!(op.contains("test:not-wgsl"), "{op}");
-            assert!(msg.contains("parsing error") || msg.contains("expected"), "{msg}");
+            assert!(
+                msg.contains("parsing error") || msg.contains("expected"),
+                "{msg}"
+            );
         }
         other => panic!("expected Err(Gpu), got {:?}", other.map(|_| ())),
     }
@@ -99,14 +110,24 @@ fn a_validation_error_becomes_err_gpu_and_the_device_keeps_working() {
          @compute @workgroup_size(1) fn main() { dst[0] = info[0]; }"
             .to_string()
     });
-    assert!(matches!(mismatch, Err(kiln::Error::Gpu { .. })), "{:?}", mismatch.map(|_| ()));
+    assert!(
+        matches!(mismatch, Err(kiln::Error::Gpu { .. })),
+        "{:?}",
+        mismatch.map(|_| ())
+    );
     let x = kiln::from_vec(vec![1i32, 2, 3], &[3], &dev).unwrap();
-    assert_eq!(x.add_scalar(1).unwrap().to_vec::<i32>().unwrap(), vec![2, 3, 4]);
+    assert_eq!(
+        x.add_scalar(1).unwrap().to_vec::<i32>().unwrap(),
+        vec![2, 3, 4]
+    );
 }
 
 #[test]
 fn factory_ops_on_an_unopened_device_index_are_an_error() {
     kiln::init().unwrap();
     let r = kiln::zeros(&[2], DType::F32, &Device::Wgpu(999));
-    assert!(matches!(r, Err(kiln::Error::InvalidArgument { .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(kiln::Error::InvalidArgument { .. })),
+        "{r:?}"
+    );
 }

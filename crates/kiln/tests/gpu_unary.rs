@@ -94,13 +94,28 @@ fn unary_ops_match_the_f64_reference() {
                         continue;
                     }
                     if dt == DType::Bool {
-                        assert!(matches!(got, Err(kiln::Error::UnsupportedDType { .. })), "{what}: {got:?}");
+                        assert!(
+                            matches!(got, Err(kiln::Error::UnsupportedDType { .. })),
+                            "{what}: {got:?}"
+                        );
                         continue;
                     }
                     let got = got.unwrap_or_else(|e| panic!("{what}: {e}"));
-                    let out = if dt == DType::I32 && !keeps_int { DType::F32 } else { dt };
-                    assert_eq!((got.dtype(), got.shape()), (out, &[4usize, 6][..]), "{what}");
-                    let want: Vec<f64> = case.values.iter().map(|&v| round_to(reference(op, v), out)).collect();
+                    let out = if dt == DType::I32 && !keeps_int {
+                        DType::F32
+                    } else {
+                        dt
+                    };
+                    assert_eq!(
+                        (got.dtype(), got.shape()),
+                        (out, &[4usize, 6][..]),
+                        "{what}"
+                    );
+                    let want: Vec<f64> = case
+                        .values
+                        .iter()
+                        .map(|&v| round_to(reference(op, v), out))
+                        .collect();
                     let (atol, rtol) = tol(op, out);
                     assert_close(&what, &got.to_f64_vec().unwrap(), &want, atol, rtol);
                 }
@@ -111,7 +126,20 @@ fn unary_ops_match_the_f64_reference() {
 
 #[test]
 fn unary_edge_values() {
-    let vals = [0.0f32, -0.0, 1e-4, -1e-4, 30.0, -30.0, 100.0, -100.0, 1e30, f32::INFINITY, f32::NEG_INFINITY, -1.0];
+    let vals = [
+        0.0f32,
+        -0.0,
+        1e-4,
+        -1e-4,
+        30.0,
+        -30.0,
+        100.0,
+        -100.0,
+        1e30,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        -1.0,
+    ];
     for dev in devices_for(&[DType::F32]) {
         let x = kiln::from_vec(vals.to_vec(), &[vals.len()], &dev).unwrap();
         for (op, _, _) in OPS {
@@ -121,14 +149,23 @@ fn unary_edge_values() {
                 continue;
             }
             let got = got.unwrap().to_f64_vec().unwrap();
-            let want: Vec<f64> = vals.iter().map(|&v| round_to(reference(op, v as f64), DType::F32)).collect();
+            let want: Vec<f64> = vals
+                .iter()
+                .map(|&v| round_to(reference(op, v as f64), DType::F32))
+                .collect();
             let (atol, rtol) = tol(op, DType::F32);
             for (k, v) in vals.iter().enumerate() {
                 // sin and cos reduce their argument in f32: accurate up to |x| of a few hundred
                 if matches!(op, "sin" | "cos") && v.abs() > 100.0 {
                     continue;
                 }
-                assert_close(&format!("{what} ({v})"), &got[k..k + 1], &want[k..k + 1], atol, rtol);
+                assert_close(
+                    &format!("{what} ({v})"),
+                    &got[k..k + 1],
+                    &want[k..k + 1],
+                    atol,
+                    rtol,
+                );
             }
         }
     }
@@ -145,7 +182,11 @@ fn unary_zero_size_and_zero_dim() {
                 continue;
             }
             let got = got.unwrap();
-            assert_eq!((got.shape(), got.dtype()), (&[0usize, 3][..], DType::F16), "{op} on {dev}");
+            assert_eq!(
+                (got.shape(), got.dtype()),
+                (&[0usize, 3][..], DType::F16),
+                "{op} on {dev}"
+            );
             let z = call(op, vec![(&s).into()]).unwrap();
             assert_eq!(z.shape(), &[] as &[usize]);
             let want = round_to(reference(op, 2.0), DType::F32);

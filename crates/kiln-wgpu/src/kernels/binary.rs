@@ -7,7 +7,10 @@ use super::elementwise::{Input, Map, Src};
 use crate::shader::{compute_type, BINARY};
 use half::{bf16, f16};
 use kiln_core::layout::broadcast_shapes;
-use kiln_core::{op, DType, DispatchKey, DispatchKeySet, Dispatcher, Error, OpId, Result, ResultType, Scalar, Stack, StackExt, StackResult, Tensor};
+use kiln_core::{
+    op, DType, DispatchKey, DispatchKeySet, Dispatcher, Error, OpId, Result, ResultType, Scalar,
+    Stack, StackExt, StackResult, Tensor,
+};
 
 /// Which arithmetic op.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +90,9 @@ fn check_int_pow(b: &Rhs<'_>) -> Result<()> {
     let neg = match b {
         Rhs::Scalar(s) => Some(s.to_f64() as i32).filter(|&e| e < 0),
         // a bool exponent is 0 or 1; an i32 tensor is read back to check
-        Rhs::Tensor(t) if t.dtype() == DType::I32 => t.to_vec::<i32>()?.into_iter().find(|&e| e < 0),
+        Rhs::Tensor(t) if t.dtype() == DType::I32 => {
+            t.to_vec::<i32>()?.into_iter().find(|&e| e < 0)
+        }
         Rhs::Tensor(_) => None,
     };
     match neg {
@@ -105,7 +110,11 @@ fn arith(op: Arith, a: &Tensor, b: &Rhs<'_>, promoted: DType) -> Result<Tensor> 
     let dt = op.compute_dtype(promoted);
     match (op, dt) {
         (Arith::Sub, DType::Bool) => {
-            return Err(Error::dtype(name, DType::Bool, "subtraction of bool tensors is not supported; use logical ops"))
+            return Err(Error::dtype(
+                name,
+                DType::Bool,
+                "subtraction of bool tensors is not supported; use logical ops",
+            ))
         }
         (Arith::Pow, DType::I32) => check_int_pow(b)?,
         _ => {}
@@ -143,13 +152,24 @@ fn where_(c: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
             got: c.dtype(),
         });
     }
-    let shape = broadcast_shapes("where", &broadcast_shapes("where", c.shape(), a.shape())?, b.shape())?;
-    let dt = ResultType::new().tensor(a.dtype(), a.ndim()).tensor(b.dtype(), b.ndim()).finish();
+    let shape = broadcast_shapes(
+        "where",
+        &broadcast_shapes("where", c.shape(), a.shape())?,
+        b.shape(),
+    )?;
+    let dt = ResultType::new()
+        .tensor(a.dtype(), a.ndim())
+        .tensor(b.dtype(), b.ndim())
+        .finish();
     Map {
         op: "where",
         funcs: BINARY,
         func: Some(format!("where_{}", compute_type(dt))),
-        inputs: vec![Input::tensor(c, DType::Bool), Input::tensor(a, dt), Input::tensor(b, dt)],
+        inputs: vec![
+            Input::tensor(c, DType::Bool),
+            Input::tensor(a, dt),
+            Input::tensor(b, dt),
+        ],
         out: dt,
         shape,
     }
@@ -162,7 +182,10 @@ enum Kind {
     Cmp(&'static str),
 }
 
-fn binary_kernel(kind: Kind, scalar: bool) -> impl Fn(OpId, DispatchKeySet, &mut Stack) -> Result<()> {
+fn binary_kernel(
+    kind: Kind,
+    scalar: bool,
+) -> impl Fn(OpId, DispatchKeySet, &mut Stack) -> Result<()> {
     move |_, _, s: &mut Stack| {
         let name = match kind {
             Kind::Arith(a) => a.name(),
@@ -171,10 +194,22 @@ fn binary_kernel(kind: Kind, scalar: bool) -> impl Fn(OpId, DispatchKeySet, &mut
         let a = s.tensor(name, 0)?;
         let (b, promoted) = if scalar {
             let v = s.scalar(name, 1)?;
-            (Rhs::Scalar(v), ResultType::new().tensor(a.dtype(), a.ndim()).scalar(v).finish())
+            (
+                Rhs::Scalar(v),
+                ResultType::new()
+                    .tensor(a.dtype(), a.ndim())
+                    .scalar(v)
+                    .finish(),
+            )
         } else {
             let b = s.tensor(name, 1)?;
-            (Rhs::Tensor(b), ResultType::new().tensor(a.dtype(), a.ndim()).tensor(b.dtype(), b.ndim()).finish())
+            (
+                Rhs::Tensor(b),
+                ResultType::new()
+                    .tensor(a.dtype(), a.ndim())
+                    .tensor(b.dtype(), b.ndim())
+                    .finish(),
+            )
         };
         let out = match kind {
             Kind::Arith(op) => arith(op, a, &b, promoted)?,
@@ -197,8 +232,18 @@ pub(crate) fn register(d: &Dispatcher) -> Result<()> {
         (op::MINIMUM, op::MINIMUM_SCALAR, Arith::Minimum),
     ];
     for (t, sc, a) in arith_ops {
-        d.register_kernel(t, k, &format!("wgpu::{}", a.name()), binary_kernel(Kind::Arith(a), false))?;
-        d.register_kernel(sc, k, &format!("wgpu::{}_scalar", a.name()), binary_kernel(Kind::Arith(a), true))?;
+        d.register_kernel(
+            t,
+            k,
+            &format!("wgpu::{}", a.name()),
+            binary_kernel(Kind::Arith(a), false),
+        )?;
+        d.register_kernel(
+            sc,
+            k,
+            &format!("wgpu::{}_scalar", a.name()),
+            binary_kernel(Kind::Arith(a), true),
+        )?;
     }
     let cmp_ops = [
         (op::EQ, op::EQ_SCALAR, "eq"),
@@ -209,11 +254,25 @@ pub(crate) fn register(d: &Dispatcher) -> Result<()> {
         (op::GE, op::GE_SCALAR, "ge"),
     ];
     for (t, sc, c) in cmp_ops {
-        d.register_kernel(t, k, &format!("wgpu::{c}"), binary_kernel(Kind::Cmp(c), false))?;
-        d.register_kernel(sc, k, &format!("wgpu::{c}_scalar"), binary_kernel(Kind::Cmp(c), true))?;
+        d.register_kernel(
+            t,
+            k,
+            &format!("wgpu::{c}"),
+            binary_kernel(Kind::Cmp(c), false),
+        )?;
+        d.register_kernel(
+            sc,
+            k,
+            &format!("wgpu::{c}_scalar"),
+            binary_kernel(Kind::Cmp(c), true),
+        )?;
     }
     d.register_kernel(op::WHERE, k, "wgpu::where", |_, _, s| {
-        let out = where_(s.tensor("where", 0)?, s.tensor("where", 1)?, s.tensor("where", 2)?)?;
+        let out = where_(
+            s.tensor("where", 0)?,
+            s.tensor("where", 1)?,
+            s.tensor("where", 2)?,
+        )?;
         s.set_result(out);
         Ok(())
     })?;

@@ -36,10 +36,15 @@ pub(crate) fn register(d: &Dispatcher) -> Result<()> {
         s.set_result(t);
         Ok(())
     })?;
-    d.register_kernel(op::CONTIGUOUS, DispatchKey::Wgpu, "wgpu::contiguous", |_, _, s| {
-        let t = contiguous(s.tensor("contiguous", 0)?)?;
-        s.set_result(t);
-        Ok(())
-    })?;
+    d.register_kernel(
+        op::CONTIGUOUS,
+        DispatchKey::Wgpu,
+        "wgpu::contiguous",
+        |_, _, s| {
+            let t = contiguous(s.tensor("contiguous", 0)?)?;
+            s.set_result(t);
+            Ok(())
+        },
+    )?;
     Ok(())
 }

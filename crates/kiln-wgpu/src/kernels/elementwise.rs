@@ -31,7 +31,10 @@ pub(crate) struct Input<'a> {
 impl<'a> Input<'a> {
     /// Tensor `t`, cast to `to`.
     pub fn tensor(t: &'a Tensor, to: DType) -> Self {
-        Input { src: Src::Tensor(t), to }
+        Input {
+            src: Src::Tensor(t),
+            to,
+        }
     }
 }
 
@@ -57,7 +60,10 @@ pub(crate) fn collapse(shape: &[usize], strides: &[Vec<usize>]) -> (Vec<usize>, 
     let mut out_strides: Vec<Vec<usize>> = vec![Vec::new(); strides.len()];
     for d in (0..shape.len()).filter(|&d| shape[d] != 1) {
         let merge = !out_shape.is_empty()
-            && strides.iter().zip(&out_strides).all(|(s, o)| o[o.len() - 1] == s[d] * shape[d]);
+            && strides
+                .iter()
+                .zip(&out_strides)
+                .all(|(s, o)| o[o.len() - 1] == s[d] * shape[d]);
         if merge {
             let last = out_shape.len() - 1;
             out_shape[last] *= shape[d];
@@ -94,7 +100,10 @@ impl Map<'_> {
                 return Ok(WgpuStorage::of(self.op, t)?.context().clone());
             }
         }
-        Err(Error::invalid(self.op, "an elementwise map needs a tensor input (internal)"))
+        Err(Error::invalid(
+            self.op,
+            "an elementwise map needs a tensor input (internal)",
+        ))
     }
 
     /// Encodes the map and returns its output (contiguous, new storage).
@@ -151,13 +160,20 @@ impl Map<'_> {
         let native = ctx.native_f16();
         let out_repr = Repr::new(self.out, native);
         let esize = self.out.size_in_bytes();
-        let per_word = if raw { 4 / esize as u32 } else { out_repr.per_word() };
+        let per_word = if raw {
+            4 / esize as u32
+        } else {
+            out_repr.per_word()
+        };
         let key = self.key(raw, flat, native);
         let mut access = vec![Access::ReadWrite];
         access.extend(tensors.iter().map(|_| Access::Read));
         let kernel = ctx.kernel(&key, &access, || self.source(raw, flat, native, per_word))?;
 
-        let storages: Vec<&WgpuStorage> = tensors.iter().map(|t| WgpuStorage::of(op, t)).collect::<Result<_>>()?;
+        let storages: Vec<&WgpuStorage> = tensors
+            .iter()
+            .map(|t| WgpuStorage::of(op, t))
+            .collect::<Result<_>>()?;
         let out_storage = WgpuStorage::of(op, &out)?;
         let mut args: Vec<Arg<'_>> = vec![out_storage.arg()];
         args.extend(storages.iter().map(|s| s.arg()));
@@ -167,7 +183,12 @@ impl Map<'_> {
     }
 
     fn key(&self, raw: bool, flat: bool, native: bool) -> String {
-        let mut k = format!("ew:{}:", self.func.as_deref().unwrap_or(if raw { "raw" } else { "id" }));
+        let mut k = format!(
+            "ew:{}:",
+            self.func
+                .as_deref()
+                .unwrap_or(if raw { "raw" } else { "id" })
+        );
         for i in &self.inputs {
             match i.src {
                 Src::Tensor(t) => write!(k, "t{}>{},", t.dtype(), i.to),
@@ -175,8 +196,14 @@ impl Map<'_> {
             }
             .expect("writing to a String");
         }
-        write!(k, "->{}:{}:{}", self.out, if flat { "flat" } else { "strided" }, if native { "f16" } else { "packed" })
-            .expect("writing to a String");
+        write!(
+            k,
+            "->{}:{}:{}",
+            self.out,
+            if flat { "flat" } else { "strided" },
+            if native { "f16" } else { "packed" }
+        )
+        .expect("writing to a String");
         k
     }
 
@@ -193,12 +220,20 @@ impl Map<'_> {
                 Src::Tensor(tensor) => {
                     let repr = Repr::new(tensor.dtype(), native);
                     let elem = if raw { "u32" } else { repr.array_elem() };
-                    let _ = writeln!(decls, "@group(0) @binding({}) var<storage, read> src{t}: array<{elem}>;", t + 2);
+                    let _ = writeln!(
+                        decls,
+                        "@group(0) @binding({}) var<storage, read> src{t}: array<{elem}>;",
+                        t + 2
+                    );
                     let _ = writeln!(body, "    let j{k} = {index}({t}u, i);");
                     let buf = format!("src{t}");
                     let j = format!("j{k}");
                     t += 1;
-                    let load = if raw { shader::raw_load(esize, &buf, &j) } else { repr.load(&buf, &j) };
+                    let load = if raw {
+                        shader::raw_load(esize, &buf, &j)
+                    } else {
+                        repr.load(&buf, &j)
+                    };
                     (tensor.dtype(), load)
                 }
                 Src::Param(d, _) => {
@@ -209,7 +244,12 @@ impl Map<'_> {
             if raw {
                 let _ = writeln!(body, "    let x{k} = {value};");
             } else {
-                let _ = writeln!(body, "    let x{k} = cast_{}_{}({value});", from.name(), inp.to.name());
+                let _ = writeln!(
+                    body,
+                    "    let x{k} = cast_{}_{}({value});",
+                    from.name(),
+                    inp.to.name()
+                );
             }
             args.push(format!("x{k}"));
         }
@@ -223,7 +263,11 @@ impl Map<'_> {
         let (dst, ct, store) = if raw {
             ("u32", "u32", shader::raw_store(esize))
         } else {
-            (out_repr.array_elem(), compute_type(self.out), out_repr.store())
+            (
+                out_repr.array_elem(),
+                compute_type(self.out),
+                out_repr.store(),
+            )
         };
         let kernel = shader::fill(
             &format!(
@@ -231,7 +275,13 @@ impl Map<'_> {
                 shader::head(shader::ELEMENTWISE),
                 shader::chunk(shader::ELEMENTWISE, &format!("main_{per_word}"))
             ),
-            &[("DST", dst), ("INPUTS", &decls), ("CT", ct), ("BODY", &body), ("STORE", store)],
+            &[
+                ("DST", dst),
+                ("INPUTS", &decls),
+                ("CT", ct),
+                ("BODY", &body),
+                ("STORE", store),
+            ],
         );
         shader::module(native, &[self.funcs, &kernel])
     }

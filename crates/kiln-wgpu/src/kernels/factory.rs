@@ -10,13 +10,19 @@ use crate::context::{context_of, Access, WgpuContext};
 use crate::shader::{self, FACTORY};
 use crate::storage::WgpuStorage;
 use half::{bf16, f16};
-use kiln_core::{op, DType, DispatchKey, Dispatcher, Error, Result, Scalar, Stack, StackExt, StackResult, Storage, Tensor};
+use kiln_core::{
+    op, DType, DispatchKey, Dispatcher, Error, Result, Scalar, Stack, StackExt, StackResult,
+    Storage, Tensor,
+};
 use std::sync::Arc;
 
 fn shape_arg(op: &str, s: &Stack) -> Result<Vec<usize>> {
     let dims = s.int_list(op, 0)?;
     dims.iter()
-        .map(|&d| usize::try_from(d).map_err(|_| Error::invalid(op, format!("negative dimension {d} in size {dims:?}"))))
+        .map(|&d| {
+            usize::try_from(d)
+                .map_err(|_| Error::invalid(op, format!("negative dimension {d} in size {dims:?}")))
+        })
         .collect()
 }
 
@@ -40,29 +46,58 @@ fn fill_word(bits: u32, dtype: DType) -> u32 {
     }
 }
 
-fn run_words(op: &str, ctx: &Arc<WgpuContext>, out: &Tensor, chunk: &str, info: Vec<u32>) -> Result<()> {
+fn run_words(
+    op: &str,
+    ctx: &Arc<WgpuContext>,
+    out: &Tensor,
+    chunk: &str,
+    info: Vec<u32>,
+) -> Result<()> {
     let key = format!("factory:{chunk}");
     let kernel = ctx.kernel(&key, &[Access::ReadWrite], || {
         let k = format!("{}{}", shader::head(FACTORY), shader::chunk(FACTORY, chunk));
         shader::module(ctx.native_f16(), &[&k])
     })?;
     let words = info[0] as u64;
-    ctx.dispatch(op, &kernel, &info, &[WgpuStorage::of(op, out)?.arg()], words.div_ceil(WG))
+    ctx.dispatch(
+        op,
+        &kernel,
+        &info,
+        &[WgpuStorage::of(op, out)?.arg()],
+        words.div_ceil(WG),
+    )
 }
 
 /// A tensor of `shape` with every element `v`.
-pub(crate) fn full(op: &str, ctx: &Arc<WgpuContext>, shape: &[usize], v: Scalar, dtype: DType) -> Result<Tensor> {
+pub(crate) fn full(
+    op: &str,
+    ctx: &Arc<WgpuContext>,
+    shape: &[usize],
+    v: Scalar,
+    dtype: DType,
+) -> Result<Tensor> {
     let out = WgpuStorage::tensor(op, ctx, dtype, shape)?;
     let bytes = out.numel() * dtype.size_in_bytes();
     if bytes > 0 {
         let words = word(op, "word count", bytes.div_ceil(4))?;
-        let info = vec![words, 1, fill_word(element_bits(v.to_f64(), dtype), dtype), 0];
+        let info = vec![
+            words,
+            1,
+            fill_word(element_bits(v.to_f64(), dtype), dtype),
+            0,
+        ];
         run_words(op, ctx, &out, "fill", info)?;
     }
     Ok(out)
 }
 
-fn arange(ctx: &Arc<WgpuContext>, start: Scalar, end: Scalar, step: Scalar, dtype: DType) -> Result<Tensor> {
+fn arange(
+    ctx: &Arc<WgpuContext>,
+    start: Scalar,
+    end: Scalar,
+    step: Scalar,
+    dtype: DType,
+) -> Result<Tensor> {
     let (a, b, st) = (start.to_f64(), end.to_f64(), step.to_f64());
     if st == 0.0 || !st.is_finite() || !a.is_finite() || !b.is_finite() {
         return Err(Error::invalid(
@@ -77,7 +112,11 @@ fn arange(ctx: &Arc<WgpuContext>, start: Scalar, end: Scalar, step: Scalar, dtyp
         ));
     }
     if dtype == DType::Bool {
-        return Err(Error::dtype("arange", dtype, "arange is defined for numeric dtypes"));
+        return Err(Error::dtype(
+            "arange",
+            dtype,
+            "arange is defined for numeric dtypes",
+        ));
     }
     let n = ((b - a) / st).ceil().max(0.0) as usize;
     let mut bytes = Vec::with_capacity(n * dtype.size_in_bytes());
@@ -92,7 +131,10 @@ fn arange(ctx: &Arc<WgpuContext>, start: Scalar, end: Scalar, step: Scalar, dtyp
 
 fn eye(ctx: &Arc<WgpuContext>, n: i64, m: i64, dtype: DType) -> Result<Tensor> {
     if n < 0 || m < 0 {
-        return Err(Error::invalid("eye", format!("n and m must be non-negative, got n={n}, m={m}")));
+        return Err(Error::invalid(
+            "eye",
+            format!("n and m must be non-negative, got n={n}, m={m}"),
+        ));
     }
     let (n, m) = (n as usize, m as usize);
     let out = WgpuStorage::tensor("eye", ctx, dtype, &[n, m])?;
@@ -122,25 +164,49 @@ pub(crate) fn register(d: &Dispatcher) -> Result<()> {
     })?;
     d.register_kernel(op::ZEROS, k, "wgpu::zeros", |_, _, s| {
         let ctx = context_of("zeros", s.device("zeros", 2)?)?;
-        let t = full("zeros", &ctx, &shape_arg("zeros", s)?, Scalar::Int(0), s.dtype("zeros", 1)?)?;
+        let t = full(
+            "zeros",
+            &ctx,
+            &shape_arg("zeros", s)?,
+            Scalar::Int(0),
+            s.dtype("zeros", 1)?,
+        )?;
         s.set_result(t);
         Ok(())
     })?;
     d.register_kernel(op::ONES, k, "wgpu::ones", |_, _, s| {
         let ctx = context_of("ones", s.device("ones", 2)?)?;
-        let t = full("ones", &ctx, &shape_arg("ones", s)?, Scalar::Int(1), s.dtype("ones", 1)?)?;
+        let t = full(
+            "ones",
+            &ctx,
+            &shape_arg("ones", s)?,
+            Scalar::Int(1),
+            s.dtype("ones", 1)?,
+        )?;
         s.set_result(t);
         Ok(())
     })?;
     d.register_kernel(op::FULL, k, "wgpu::full", |_, _, s| {
         let ctx = context_of("full", s.device("full", 3)?)?;
-        let t = full("full", &ctx, &shape_arg("full", s)?, s.scalar("full", 1)?, s.dtype("full", 2)?)?;
+        let t = full(
+            "full",
+            &ctx,
+            &shape_arg("full", s)?,
+            s.scalar("full", 1)?,
+            s.dtype("full", 2)?,
+        )?;
         s.set_result(t);
         Ok(())
     })?;
     d.register_kernel(op::ARANGE, k, "wgpu::arange", |_, _, s| {
         let ctx = context_of("arange", s.device("arange", 4)?)?;
-        let t = arange(&ctx, s.scalar("arange", 0)?, s.scalar("arange", 1)?, s.scalar("arange", 2)?, s.dtype("arange", 3)?)?;
+        let t = arange(
+            &ctx,
+            s.scalar("arange", 0)?,
+            s.scalar("arange", 1)?,
+            s.scalar("arange", 2)?,
+            s.dtype("arange", 3)?,
+        )?;
         s.set_result(t);
         Ok(())
     })?;

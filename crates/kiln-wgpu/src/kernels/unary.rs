@@ -4,7 +4,9 @@
 
 use super::elementwise::{Input, Map};
 use crate::shader::{compute_type, UNARY};
-use kiln_core::{op, DType, DispatchKey, Dispatcher, Error, OpId, Result, StackExt, StackResult, Tensor};
+use kiln_core::{
+    op, DType, DispatchKey, Dispatcher, Error, OpId, Result, StackExt, StackResult, Tensor,
+};
 
 /// `(op, name, keeps i32)`.
 const UNARY_OPS: [(OpId, &str, bool); 14] = [
@@ -27,7 +29,11 @@ const UNARY_OPS: [(OpId, &str, bool); 14] = [
 fn unary(name: &'static str, keeps_int: bool, x: &Tensor) -> Result<Tensor> {
     let dt = match x.dtype() {
         DType::Bool => {
-            return Err(Error::dtype(name, DType::Bool, "unary math ops take numeric tensors"));
+            return Err(Error::dtype(
+                name,
+                DType::Bool,
+                "unary math ops take numeric tensors",
+            ));
         }
         DType::I32 if !keeps_int => DType::F32,
         d => d,
@@ -45,11 +51,16 @@ fn unary(name: &'static str, keeps_int: bool, x: &Tensor) -> Result<Tensor> {
 
 pub(crate) fn register(d: &Dispatcher) -> Result<()> {
     for (id, name, keeps_int) in UNARY_OPS {
-        d.register_kernel(id, DispatchKey::Wgpu, &format!("wgpu::{name}"), move |_, _, s| {
-            let out = unary(name, keeps_int, s.tensor(name, 0)?)?;
-            s.set_result(out);
-            Ok(())
-        })?;
+        d.register_kernel(
+            id,
+            DispatchKey::Wgpu,
+            &format!("wgpu::{name}"),
+            move |_, _, s| {
+                let out = unary(name, keeps_int, s.tensor(name, 0)?)?;
+                s.set_result(out);
+                Ok(())
+            },
+        )?;
     }
     Ok(())
 }

@@ -50,7 +50,10 @@ pub fn assert_same(what: &str, got: &Tensor, want: &Tensor) {
     let (g, w) = (got.to_f64_vec().unwrap(), want.to_f64_vec().unwrap());
     for (i, (a, b)) in g.iter().zip(&w).enumerate() {
         let ok = (a.is_nan() && b.is_nan()) || a.to_bits() == b.to_bits();
-        assert!(ok, "{what}: at {i} got {a:e}, expected {b:e}\n got {g:?}\nwant {w:?}");
+        assert!(
+            ok,
+            "{what}: at {i} got {a:e}, expected {b:e}\n got {g:?}\nwant {w:?}"
+        );
     }
 }
 
@@ -61,7 +64,13 @@ pub fn assert_near(what: &str, got: &Tensor, want: &Tensor, atol: f64, rtol: f64
         return assert_same(what, got, want);
     }
     header(what, got, want);
-    kiln::testing::assert_close(what, &got.to_f64_vec().unwrap(), &want.to_f64_vec().unwrap(), atol, rtol);
+    kiln::testing::assert_close(
+        what,
+        &got.to_f64_vec().unwrap(),
+        &want.to_f64_vec().unwrap(),
+        atol,
+        rtol,
+    );
 }
 
 /// Both succeed with results within tolerance, or both fail the same way.
