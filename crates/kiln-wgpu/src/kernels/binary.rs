@@ -125,7 +125,7 @@ fn arith(op: Arith, a: &Tensor, b: &Rhs<'_>, promoted: DType) -> Result<Tensor> 
         func: Some(format!("{name}_{}", compute_type(dt))),
         inputs: vec![Input::tensor(a, dt), b.input(dt)],
         out: dt,
-        shape,
+        shape: shape.to_vec(),
     }
     .run()
 }
@@ -138,7 +138,7 @@ fn compare(name: &'static str, a: &Tensor, b: &Rhs<'_>, promoted: DType) -> Resu
         func: Some(format!("{name}_{}", compute_type(promoted))),
         inputs: vec![Input::tensor(a, promoted), b.input(promoted)],
         out: DType::Bool,
-        shape,
+        shape: shape.to_vec(),
     }
     .run()
 }
@@ -171,7 +171,7 @@ fn where_(c: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
             Input::tensor(b, dt),
         ],
         out: dt,
-        shape,
+        shape: shape.to_vec(),
     }
     .run()
 }
