@@ -157,6 +157,9 @@ impl Pending {
     }
 }
 
+/// A bind group layout and the pipeline layout over it.
+type Layouts = (Arc<wgpu::BindGroupLayout>, Arc<wgpu::PipelineLayout>);
+
 /// One adapter's device, queue, caches, pool and pending batch.
 pub struct WgpuContext {
     index: u32,
@@ -169,7 +172,7 @@ pub struct WgpuContext {
     max_groups: AtomicU32,
     pool: Arc<Pool>,
     kernels: Mutex<HashMap<String, Arc<Kernel>>>,
-    layouts: Mutex<HashMap<Vec<Access>, (Arc<wgpu::BindGroupLayout>, Arc<wgpu::PipelineLayout>)>>,
+    layouts: Mutex<HashMap<Vec<Access>, Layouts>>,
     pending: Mutex<Pending>,
     uncaptured: Arc<Mutex<Option<String>>>,
 }
@@ -294,10 +297,7 @@ impl WgpuContext {
         Ok((groups.div_ceil(y) as u32, y as u32))
     }
 
-    fn layout_for(
-        &self,
-        access: &[Access],
-    ) -> Result<(Arc<wgpu::BindGroupLayout>, Arc<wgpu::PipelineLayout>)> {
+    fn layout_for(&self, access: &[Access]) -> Result<Layouts> {
         let mut cache = self.layouts.lock().map_err(|_| poisoned("layout cache"))?;
         if let Some(l) = cache.get(access) {
             return Ok(l.clone());
@@ -566,7 +566,7 @@ impl WgpuContext {
             self.flush("write")?;
         }
         let padded;
-        let data = if bytes.len() % 4 == 0 {
+        let data = if bytes.len().is_multiple_of(4) {
             bytes
         } else {
             padded = [bytes, &[0u8; 3][..4 - bytes.len() % 4]].concat();

@@ -255,7 +255,10 @@ mod tests {
         assert_eq!(bucket(256), 256);
         for b in [300u64, 1000, 4097, 1 << 20, (1 << 20) + 1, 123_456_789] {
             let k = bucket(b);
-            assert!(k >= b && k % 16 == 0 && (k - b) * 8 <= b, "{b} -> {k}");
+            assert!(
+                k >= b && k.is_multiple_of(16) && (k - b) * 8 <= b,
+                "{b} -> {k}"
+            );
             assert_eq!(bucket(k), k, "a bucket size is its own bucket");
         }
     }
