@@ -3,6 +3,7 @@
 //! - `chain100_f32_1024`: 100 dependent elementwise ops on [1024] f32 and
 //!   one read-back (one submission on the GPU); divide by 100 for per op;
 //! - `add_f32_1M`: one add of two 1M-element tensors, waited for.
+//!
 //! The first use of each GPU pipeline (compile + first dispatch) is printed
 //! before the warm runs. Without an adapter only the CPU rows run.
 
