@@ -1,7 +1,7 @@
 //! One context per adapter: the device and queue, the pipeline and
 //! bind-group-layout caches, the buffer pool, and the pending batch that ops
-//! encode into. Contexts live in a process-wide registry indexed by the
-//! `u32` of `Device::Wgpu(n)` and are shared by every thread.
+//! encode into. Contexts are shared by every thread; `adapter.rs` opens them
+//! and keeps them in the registry that `Device::Wgpu(n)` indexes.
 //!
 //! Note [Batching]: an op records its dispatch into the context's pending
 //! command encoder, inside one compute pass that stays open across ops, and
@@ -24,35 +24,7 @@ use crate::pool::{count, BufferKind, GpuBuffer, Pool, COUNTERS};
 use kiln_core::{Device, Error, Result};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock, RwLock};
-
-/// How to pick an adapter. A field left `None` is taken from the
-/// environment (`WGPU_BACKEND`, `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF`),
-/// else wgpu's default; a field set in code wins over the environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WgpuOptions {
-    /// Backends to look at (`WGPU_BACKEND`, e.g. `vulkan`).
-    pub backends: Option<wgpu::Backends>,
-    /// A case-insensitive substring of the adapter's name
-    /// (`WGPU_ADAPTER_NAME`); no match is `Err(NoAdapter)`.
-    pub adapter_name: Option<String>,
-    /// Power preference (`WGPU_POWER_PREF`: `low`, `high`, `none`).
-    pub power_preference: Option<wgpu::PowerPreference>,
-    /// Use `SHADER_F16` when the adapter has it (f16 tensors as WGSL `f16`);
-    /// `false` keeps f16 packed two per `u32` as on devices without it.
-    pub shader_f16: bool,
-}
-
-impl Default for WgpuOptions {
-    fn default() -> Self {
-        WgpuOptions {
-            backends: None,
-            adapter_name: None,
-            power_preference: None,
-            shader_f16: true,
-        }
-    }
-}
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 /// How a kernel binds a buffer (bindings 1, 2, ...; binding 0 is always
 /// the read-only info buffer of Note [Info layout] in `common.wgsl`).
@@ -217,6 +189,40 @@ fn poisoned(what: &str) -> Error {
 }
 
 impl WgpuContext {
+    /// A context over an opened device; it becomes `Device::Wgpu(index)`.
+    /// Installs the uncaptured-error handler (Note [Errors]).
+    pub(crate) fn new(
+        index: u32,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        info: wgpu::AdapterInfo,
+        native_f16: bool,
+    ) -> WgpuContext {
+        let limits = device.limits();
+        let uncaptured = Arc::new(Mutex::new(None));
+        let slot = uncaptured.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut s) = slot.lock() {
+                s.get_or_insert_with(|| error_text(&e));
+            }
+        }));
+        WgpuContext {
+            index,
+            pool: Pool::new(device.clone()),
+            max_binding: AtomicU64::new(limits.max_storage_buffer_binding_size),
+            max_groups: AtomicU32::new(limits.max_compute_workgroups_per_dimension),
+            device,
+            queue,
+            info,
+            limits,
+            native_f16,
+            kernels: Mutex::new(HashMap::new()),
+            layouts: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Pending::default()),
+            uncaptured,
+        }
+    }
+
     /// Its index: tensors on it are on `Device::Wgpu(index)`.
     pub fn index(&self) -> u32 {
         self.index
@@ -590,161 +596,4 @@ fn discard(b: Arc<GpuBuffer>) {
     if let Ok(b) = Arc::try_unwrap(b) {
         b.forget_buffer();
     }
-}
-
-// ---- adapter choice and the registry
-
-static REGISTRY: RwLock<Vec<Arc<WgpuContext>>> = RwLock::new(Vec::new());
-static OPENING: Mutex<()> = Mutex::new(());
-
-/// The context of `Device::Wgpu(index)`.
-pub fn context(index: u32) -> Result<Arc<WgpuContext>> {
-    let r = REGISTRY.read().map_err(|_| poisoned("registry"))?;
-    r.get(index as usize).cloned().ok_or_else(|| {
-        Error::invalid(
-            "wgpu",
-            format!("no wgpu device {index} has been opened (open one with Device::wgpu())"),
-        )
-    })
-}
-
-/// The context of a wgpu `device`.
-pub fn context_of(op: &str, device: Device) -> Result<Arc<WgpuContext>> {
-    match device {
-        Device::Wgpu(n) => context(n),
-        d => Err(Error::invalid(
-            op,
-            format!("expected a wgpu device, got {d}"),
-        )),
-    }
-}
-
-fn backend_list(adapters: &[wgpu::Adapter]) -> String {
-    let names: Vec<String> = adapters
-        .iter()
-        .map(|a| {
-            let i = a.get_info();
-            format!("{:?} {:?} ({:?})", i.name, i.backend, i.device_type)
-        })
-        .collect();
-    if names.is_empty() {
-        "none".into()
-    } else {
-        names.join(", ")
-    }
-}
-
-fn choose_adapter(opts: &WgpuOptions) -> Result<wgpu::Adapter> {
-    let backends = opts
-        .backends
-        .or_else(wgpu::Backends::from_env)
-        .unwrap_or(wgpu::Backends::all());
-    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
-    desc.backends = backends;
-    desc.flags = wgpu::InstanceFlags::from_build_config().with_env();
-    let instance = wgpu::Instance::new(desc);
-    let name = opts
-        .adapter_name
-        .clone()
-        .or_else(|| std::env::var("WGPU_ADAPTER_NAME").ok())
-        .filter(|n| !n.is_empty());
-    if let Some(name) = name {
-        let adapters = pollster::block_on(instance.enumerate_adapters(backends));
-        let want = name.to_lowercase();
-        let pos = adapters
-            .iter()
-            .position(|a| a.get_info().name.to_lowercase().contains(&want));
-        return match pos {
-            Some(i) => Ok(adapters.into_iter().nth(i).expect("position is in range")),
-            None => Err(Error::NoAdapter(format!(
-                "no adapter's name contains {name:?} (WGPU_ADAPTER_NAME); backends {backends:?} have: {}",
-                backend_list(&adapters)
-            ))),
-        };
-    }
-    let power_preference = opts
-        .power_preference
-        .or_else(wgpu::PowerPreference::from_env)
-        .unwrap_or_default();
-    pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
-        power_preference,
-        force_fallback_adapter: false,
-        compatible_surface: None,
-        apply_limit_buckets: false,
-    }))
-    .map_err(|e| Error::NoAdapter(format!("{e} (backends {backends:?})")))
-}
-
-fn same_adapter(a: &wgpu::AdapterInfo, b: &wgpu::AdapterInfo) -> bool {
-    a.name == b.name && a.backend == b.backend && a.vendor == b.vendor && a.device == b.device
-}
-
-/// Opens (or finds already open) the context for the adapter `opts` picks.
-pub fn open(opts: &WgpuOptions) -> Result<Device> {
-    let _one_at_a_time = OPENING.lock().map_err(|_| poisoned("open"))?;
-    let adapter = choose_adapter(opts)?;
-    let info = adapter.get_info();
-    let features = adapter.features();
-    let native_f16 = opts.shader_f16 && features.contains(wgpu::Features::SHADER_F16);
-    {
-        let r = REGISTRY.read().map_err(|_| poisoned("registry"))?;
-        if let Some(c) = r
-            .iter()
-            .find(|c| same_adapter(&c.info, &info) && c.native_f16 == native_f16)
-        {
-            return Ok(c.kiln_device());
-        }
-    }
-    let mut required_features = features & wgpu::Features::TIMESTAMP_QUERY;
-    if native_f16 {
-        required_features |= wgpu::Features::SHADER_F16;
-    }
-    let limits = adapter.limits();
-    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-        label: Some("kiln"),
-        required_features,
-        required_limits: limits.clone(),
-        ..Default::default()
-    }))
-    .map_err(|e| {
-        Error::NoAdapter(format!(
-            "adapter {:?} ({:?}) was found but opening it failed: {e}",
-            info.name, info.backend
-        ))
-    })?;
-    let uncaptured = Arc::new(Mutex::new(None));
-    let slot = uncaptured.clone();
-    device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-        if let Ok(mut s) = slot.lock() {
-            s.get_or_insert_with(|| error_text(&e));
-        }
-    }));
-    let mut r = REGISTRY.write().map_err(|_| poisoned("registry"))?;
-    let index = r.len() as u32;
-    let ctx = Arc::new(WgpuContext {
-        index,
-        pool: Pool::new(device.clone()),
-        max_binding: AtomicU64::new(limits.max_storage_buffer_binding_size),
-        max_groups: AtomicU32::new(limits.max_compute_workgroups_per_dimension),
-        device,
-        queue,
-        info,
-        limits,
-        native_f16,
-        kernels: Mutex::new(HashMap::new()),
-        layouts: Mutex::new(HashMap::new()),
-        pending: Mutex::new(Pending::default()),
-        uncaptured,
-    });
-    r.push(ctx);
-    Ok(Device::Wgpu(index))
-}
-
-/// The first adapter by the usual preference (and the environment),
-/// opened once per process.
-pub fn default_device() -> Result<Device> {
-    static DEFAULT: OnceLock<Result<Device>> = OnceLock::new();
-    DEFAULT
-        .get_or_init(|| open(&WgpuOptions::default()))
-        .clone()
 }

@@ -5,7 +5,8 @@
 //! (two per `u32` word), bool one byte 0/1 (four per word). So reads and
 //! writes are plain byte copies, with the buffer padded to whole words.
 
-use crate::context::{context_of, Arg, WgpuContext};
+use crate::adapter::context_of;
+use crate::context::{Arg, WgpuContext};
 use crate::pool::GpuBuffer;
 use kiln_core::{DType, Device, Error, Layout, Result, Storage, Tensor};
 use std::any::Any;

@@ -11,7 +11,7 @@ fn limits_are_checked_and_grids_spread() {
     let Some(dev) = kiln::testing::devices().into_iter().find(|d| !d.is_cpu()) else {
         return;
     };
-    let real = kiln::wgpu::context::context_of("test", dev)
+    let real = kiln::wgpu::context_of("test", dev)
         .unwrap()
         .checked_limits();
     let set = |binding: u64, groups: u32| {
@@ -101,7 +101,7 @@ fn limits_are_checked_and_grids_spread() {
 
     kiln::wgpu::testing::set_limits(dev, None).unwrap();
     assert_eq!(
-        kiln::wgpu::context::context_of("test", dev)
+        kiln::wgpu::context_of("test", dev)
             .unwrap()
             .checked_limits(),
         real

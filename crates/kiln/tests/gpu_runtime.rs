@@ -65,7 +65,7 @@ fn an_adapter_name_that_matches_nothing_is_no_adapter() {
             assert!(msg.contains("no adapter is called this"), "{msg}");
             if let Some(dev) = gpu() {
                 // the message lists what exists
-                let ctx = kiln::wgpu::context::context_of("test", dev).unwrap();
+                let ctx = kiln::wgpu::context_of("test", dev).unwrap();
                 assert!(msg.contains(&ctx.adapter_info().name), "{msg}");
             }
         }
@@ -76,7 +76,7 @@ fn an_adapter_name_that_matches_nothing_is_no_adapter() {
 #[test]
 fn an_adapter_name_that_matches_opens_the_same_context() {
     let Some(dev) = gpu() else { return };
-    let ctx = kiln::wgpu::context::context_of("test", dev).unwrap();
+    let ctx = kiln::wgpu::context_of("test", dev).unwrap();
     let name = ctx.adapter_info().name.to_uppercase();
     let opts = WgpuOptions {
         adapter_name: Some(name[..name.len().min(6)].to_string()),
@@ -88,7 +88,7 @@ fn an_adapter_name_that_matches_opens_the_same_context() {
 #[test]
 fn a_validation_error_becomes_err_gpu_and_the_device_keeps_working() {
     let Some(dev) = gpu() else { return };
-    let ctx = kiln::wgpu::context::context_of("test", dev).unwrap();
+    let ctx = kiln::wgpu::context_of("test", dev).unwrap();
     let bad = ctx.kernel("test:not-wgsl", &[Access::ReadWrite], || {
         "this is not WGSL".to_string()
     });

@@ -6,7 +6,8 @@
 //! uploads them: the same numbers, bit for bit.
 
 use super::elementwise::{word, WG};
-use crate::context::{context_of, Access, WgpuContext};
+use crate::adapter::context_of;
+use crate::context::{Access, WgpuContext};
 use crate::shader::{self, FACTORY};
 use crate::storage::WgpuStorage;
 use half::{bf16, f16};
