@@ -4,9 +4,13 @@
 mod common;
 
 use common::{assert_golden, vals};
-use kiln::testing::devices;
 use kiln::{Device, Result, Tensor};
 use kiln_trace::trace;
+
+/// The devices whose backend has these tests' ops (see `testing::devices_for`).
+fn devices() -> Vec<kiln::Device> {
+    kiln::testing::devices_for(&[kiln::op::MATMUL, kiln::op::CONV2D, kiln::op::MAX_POOL2D])
+}
 
 struct Linear {
     w: Tensor,

@@ -12,7 +12,43 @@ use crate::{DType, Device, Result, Tensor};
 /// was built with that has an adapter here.
 pub fn devices() -> Vec<Device> {
     crate::init().expect("kiln::init failed");
-    vec![Device::Cpu]
+    let mut out = vec![Device::Cpu];
+    match <Device as crate::DeviceExt>::wgpu() {
+        Ok(d) => out.push(d),
+        Err(e) if require_gpu() => panic!("KILN_REQUIRE_GPU=1 but no GPU adapter opened: {e}"),
+        Err(e) => eprintln!("skipping the GPU part of this test: {e}"),
+    }
+    out
+}
+
+/// The devices of [`devices`] whose backend has a kernel for every op in
+/// `ops`: a test of ops that a backend does not implement yet runs on the
+/// others, and says so on stderr (it never skips silently).
+pub fn devices_for(ops: &[crate::OpId]) -> Vec<Device> {
+    let d = crate::Dispatcher::global();
+    devices()
+        .into_iter()
+        .filter(|dev| {
+            let missing: Vec<String> = ops
+                .iter()
+                .filter(|&&op| !d.has_kernel(op, dev.key()))
+                .map(|&op| d.schema(op).map(|s| s.name.clone()).unwrap_or_default())
+                .collect();
+            if !missing.is_empty() {
+                eprintln!(
+                    "not running on {dev}: no {} kernel for {}",
+                    dev.key(),
+                    missing.join(", ")
+                );
+            }
+            missing.is_empty()
+        })
+        .collect()
+}
+
+/// Whether `KILN_REQUIRE_GPU=1`: a missing adapter fails instead of skipping.
+pub fn require_gpu() -> bool {
+    std::env::var("KILN_REQUIRE_GPU").is_ok_and(|v| v == "1")
 }
 
 /// An input tensor in one layout, with its logical values (row-major).

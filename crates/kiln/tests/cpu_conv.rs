@@ -1,8 +1,13 @@
 //! conv2d against a direct f64 convolution and max_pool2d against a direct
 //! f64 window maximum, over every device, supported dtype and layout.
 
-use kiln::testing::{assert_close, devices, layouts, round_to, tensor_of, tolerance, values};
+use kiln::testing::{assert_close, layouts, round_to, tensor_of, tolerance, values};
 use kiln::{DType, Device, Error, Tensor};
+
+/// The devices whose backend has these tests' ops (see `testing::devices_for`).
+fn devices() -> Vec<kiln::Device> {
+    kiln::testing::devices_for(&[kiln::op::CONV2D, kiln::op::MAX_POOL2D])
+}
 
 struct ConvCase {
     x: [usize; 4],

@@ -1,8 +1,17 @@
 //! index_select, gather and embedding against f64 references, over every
 //! device, source dtype and layout, and index tensors in several layouts.
 
-use kiln::testing::{devices, layouts, tensor_of, values};
+use kiln::testing::{layouts, tensor_of, values};
 use kiln::{DType, Device, Error, Tensor};
+
+/// The devices whose backend has these tests' ops (see `testing::devices_for`).
+fn devices() -> Vec<kiln::Device> {
+    kiln::testing::devices_for(&[
+        kiln::op::INDEX_SELECT,
+        kiln::op::GATHER,
+        kiln::op::EMBEDDING,
+    ])
+}
 
 fn lo_hi(dt: DType) -> (f64, f64) {
     if dt == DType::I32 {

@@ -1,8 +1,13 @@
 //! matmul, conv2d and max_pool2d against plain f64 references, over every
 //! device, supported dtype and input layout.
 
-use kiln::testing::{assert_close, devices, layouts, round_to, tensor_of, tolerance, values};
+use kiln::testing::{assert_close, layouts, round_to, tensor_of, tolerance, values};
 use kiln::{DType, Device, Error, Tensor};
+
+/// The devices whose backend has these tests' ops (see `testing::devices_for`).
+fn devices() -> Vec<kiln::Device> {
+    kiln::testing::devices_for(&[kiln::op::MATMUL])
+}
 
 /// Tolerance of a matmul result: the default for the dtype, loosened for
 /// f32 accumulation over `k` terms.

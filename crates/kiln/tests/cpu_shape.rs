@@ -1,8 +1,13 @@
 //! cat (and stack, its composite) against an f64 reference, over every
 //! device, dtype, dim and input layout.
 
-use kiln::testing::{devices, layouts, round_to, tensor_of, values};
+use kiln::testing::{layouts, round_to, tensor_of, values};
 use kiln::{DType, Device, Error, Tensor};
+
+/// The devices whose backend has these tests' ops (see `testing::devices_for`).
+fn devices() -> Vec<kiln::Device> {
+    kiln::testing::devices_for(&[kiln::op::CAT])
+}
 
 /// Concatenates row-major value lists of `shapes` along `d`.
 fn ref_cat(parts: &[(Vec<f64>, Vec<usize>)], d: usize) -> Vec<f64> {

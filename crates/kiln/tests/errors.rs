@@ -1,7 +1,8 @@
 //! Bad input gets a clear `kiln::Error` naming the op and the values, never
 //! a panic: one test per case the core issue lists, on every device.
 
-use kiln::testing::devices;
+use kiln::op;
+use kiln::testing::{devices, devices_for};
 use kiln::{DType, Device, Error, Tensor};
 
 fn t(shape: &[usize], device: &Device) -> Tensor {
@@ -42,7 +43,7 @@ fn non_broadcastable_shapes() {
 
 #[test]
 fn matmul_inner_dim_mismatch() {
-    for d in devices() {
+    for d in devices_for(&[op::MATMUL]) {
         let e = t(&[2, 3], &d).matmul(&t(&[4, 5], &d)).unwrap_err();
         assert!(matches!(e, Error::Shape { .. }), "{e:?}");
         says(e, &["matmul", "[2, 3]", "[4, 5]"]);
@@ -77,7 +78,7 @@ fn permute_with_repeated_or_missing_dim() {
 
 #[test]
 fn dim_out_of_range() {
-    for d in devices() {
+    for d in devices_for(&[op::SUM, op::SOFTMAX, op::ARGMAX]) {
         let x = t(&[2, 3], &d);
         let e = x.sum(&[2], false).unwrap_err();
         assert!(
@@ -134,7 +135,7 @@ fn slice_out_of_bounds() {
 
 #[test]
 fn cat_and_stack_of_mismatched_shapes() {
-    for d in devices() {
+    for d in devices_for(&[op::CAT]) {
         let e = Tensor::cat(&[t(&[2, 2], &d), t(&[3, 3], &d)], 0).unwrap_err();
         says(e, &["cat", "2", "3"]);
         let e = Tensor::stack(&[t(&[2, 2], &d), t(&[2, 3], &d)], 0).unwrap_err();
@@ -151,7 +152,7 @@ fn from_vec_with_the_wrong_length() {
 
 #[test]
 fn index_out_of_range() {
-    for d in devices() {
+    for d in devices_for(&[op::INDEX_SELECT, op::GATHER, op::EMBEDDING]) {
         let x = t(&[3, 2], &d);
         let e = x.index_select(0, &idx(&[0, 3], &d)).unwrap_err();
         assert!(
@@ -183,7 +184,7 @@ fn index_out_of_range() {
 
 #[test]
 fn op_on_a_dtype_it_does_not_support() {
-    for d in devices() {
+    for d in devices_for(&[op::SOFTMAX, op::MEAN]) {
         let b = t(&[3], &d).gt_scalar(1.0).unwrap();
         let e = b.exp().unwrap_err();
         assert!(
@@ -221,7 +222,7 @@ fn tensors_on_different_devices() {
 
 #[test]
 fn errors_never_panic_on_zero_size_and_zero_dim_inputs() {
-    for d in devices() {
+    for d in devices_for(&[op::SUM, op::MAX]) {
         let z = t(&[0, 3], &d);
         assert_eq!(
             z.sum(&[0], false).unwrap().to_vec::<f32>().unwrap(),

@@ -3,9 +3,21 @@
 //! keepdim, negative dims, zero-size and zero-dim inputs, ties and NaN,
 //! the refused dtypes, and random shapes and dim sets (proptest).
 
-use kiln::testing::{assert_close, devices, layouts, round_to, tensor_of, tolerance, values};
+use kiln::testing::{assert_close, layouts, round_to, tensor_of, tolerance, values};
 use kiln::{DType, Device, Error, Tensor};
 use proptest::prelude::*;
+
+/// The devices whose backend has these tests' ops (see `testing::devices_for`).
+fn devices() -> Vec<kiln::Device> {
+    kiln::testing::devices_for(&[
+        kiln::op::SUM,
+        kiln::op::MEAN,
+        kiln::op::MAX,
+        kiln::op::MIN,
+        kiln::op::ARGMAX,
+        kiln::op::ARGMIN,
+    ])
+}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Red {

@@ -2,8 +2,17 @@
 //! every float dtype x layout x dim x device, zero-size and zero-dim
 //! inputs, extreme values, and the refused dtypes and shapes.
 
-use kiln::testing::{assert_close, devices, layouts, round_to, tensor_of, tolerance};
+use kiln::testing::{assert_close, layouts, round_to, tensor_of, tolerance};
 use kiln::{DType, Device, Error, Tensor};
+
+/// The devices whose backend has these tests' ops (see `testing::devices_for`).
+fn devices() -> Vec<kiln::Device> {
+    kiln::testing::devices_for(&[
+        kiln::op::SOFTMAX,
+        kiln::op::LOG_SOFTMAX,
+        kiln::op::LAYER_NORM,
+    ])
+}
 
 /// The logical index of element `(outer, j, inner)` when dim `d` of
 /// `shape` is split out: `outer` over the dims before `d`, `inner` after.
