@@ -57,6 +57,8 @@ pub use kiln_core::{
 };
 pub use kiln_cpu as cpu;
 pub use kiln_trace as trace;
+pub use kiln_wgpu as wgpu;
+pub use kiln_wgpu::WgpuOptions;
 
 use kiln_core::factory;
 use std::sync::OnceLock;
@@ -70,6 +72,7 @@ pub fn init() -> Result<()> {
     INIT.get_or_init(|| {
         let d = Dispatcher::global();
         kiln_cpu::register(d)?;
+        kiln_wgpu::register(d)?;
         transfer::register(d)?;
         kiln_trace::register(d)?;
         Ok(())
@@ -163,7 +166,28 @@ pub fn randn(shape: &[usize], seed: u64, dtype: DType, device: &Device) -> Resul
 /// `use kiln::prelude::*;` brings the types and the constructor traits
 /// (`Tensor::from_vec`, `Tensor::zeros`, ...) into scope.
 pub mod prelude {
-    pub use crate::{DType, Device, Scalar, Tensor, TensorExt};
+    pub use crate::{DType, Device, DeviceExt, Scalar, Tensor, TensorExt};
+}
+
+/// GPU devices as associated functions of `Device`: `Device::wgpu()`.
+pub trait DeviceExt: Sized {
+    /// The default wgpu adapter (honouring `WGPU_BACKEND`,
+    /// `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF`), opened once per process;
+    /// `Err(NoAdapter)` with wgpu's reason when there is none.
+    fn wgpu() -> Result<Self>;
+    /// The wgpu adapter `options` picks (opened once, then found again).
+    fn wgpu_with(options: &WgpuOptions) -> Result<Self>;
+}
+
+impl DeviceExt for Device {
+    fn wgpu() -> Result<Self> {
+        init()?;
+        kiln_wgpu::default_device()
+    }
+    fn wgpu_with(options: &WgpuOptions) -> Result<Self> {
+        init()?;
+        kiln_wgpu::open(options)
+    }
 }
 
 /// Constructors as associated functions of `Tensor` (`Tensor::from_vec`,

@@ -12,7 +12,18 @@ use crate::{DType, Device, Result, Tensor};
 /// was built with that has an adapter here.
 pub fn devices() -> Vec<Device> {
     crate::init().expect("kiln::init failed");
-    vec![Device::Cpu]
+    let mut out = vec![Device::Cpu];
+    match <Device as crate::DeviceExt>::wgpu() {
+        Ok(d) => out.push(d),
+        Err(e) if require_gpu() => panic!("KILN_REQUIRE_GPU=1 but no GPU adapter opened: {e}"),
+        Err(e) => eprintln!("skipping the GPU part of this test: {e}"),
+    }
+    out
+}
+
+/// Whether `KILN_REQUIRE_GPU=1`: a missing adapter fails instead of skipping.
+pub fn require_gpu() -> bool {
+    std::env::var("KILN_REQUIRE_GPU").is_ok_and(|v| v == "1")
 }
 
 /// An input tensor in one layout, with its logical values (row-major).

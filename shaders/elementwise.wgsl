@@ -1,0 +1,66 @@
+// Elementwise map: dst[i] = f(x0[i], x1[i], ...) over the output's logical
+// elements, each input read in place through its offset and strides (see
+// Note [Info layout] in common.wgsl), cast to the op's dtype, combined by
+// an op function of unary.wgsl or binary.wgsl, and stored in dst's dtype.
+//
+// The host fills in (each marked with double braces below):
+//   DST      dst's array element type (u32, or f16 with SHADER_F16)
+//   INPUTS   one `var<storage, read> srcK` per tensor input (binding 2+K)
+//   CT       the compute type of the result (f32, i32, bool, u32 raw)
+//   BODY     the loads and the op call that return element i
+//   STORE    the store function of dst's dtype (common.wgsl)
+// and picks the main chunk by how many elements one dst word holds.
+
+@group(0) @binding(1) var<storage, read_write> dst: array<{{DST}}>;
+{{INPUTS}}
+
+fn element(i: u32) -> {{CT}} {
+{{BODY}}
+}
+
+//#chunk main_1
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = invocation_index(wid, nwg, lid);
+    if (i >= info[0]) {
+        return;
+    }
+    dst[i] = {{STORE}}(element(i));
+}
+
+//#chunk main_2
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let w = invocation_index(wid, nwg, lid);
+    let n = info[0];
+    let i = w * 2u;
+    if (i >= n) {
+        return;
+    }
+    var b: {{CT}};
+    if (i + 1u < n) {
+        b = element(i + 1u);
+    }
+    dst[w] = {{STORE}}(element(i), b);
+}
+
+//#chunk main_4
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let w = invocation_index(wid, nwg, lid);
+    let n = info[0];
+    let i = w * 4u;
+    if (i >= n) {
+        return;
+    }
+    var v: array<{{CT}}, 4>;
+    for (var j = 0u; j < 4u; j++) {
+        if (i + j < n) {
+            v[j] = element(i + j);
+        }
+    }
+    dst[w] = {{STORE}}(v[0], v[1], v[2], v[3]);
+}
