@@ -18,6 +18,8 @@ pub const UNARY: &str = include_str!("../../../shaders/unary.wgsl");
 pub const BINARY: &str = include_str!("../../../shaders/binary.wgsl");
 /// Factory kernels.
 pub const FACTORY: &str = include_str!("../../../shaders/factory.wgsl");
+/// Row indexing and the reduction kernels.
+pub const REDUCE: &str = include_str!("../../../shaders/reduce.wgsl");
 
 const CHUNK: &str = "//#chunk ";
 
