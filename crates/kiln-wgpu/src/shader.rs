@@ -20,6 +20,8 @@ pub const BINARY: &str = include_str!("../../../shaders/binary.wgsl");
 pub const FACTORY: &str = include_str!("../../../shaders/factory.wgsl");
 /// Row indexing and the reduction kernels.
 pub const REDUCE: &str = include_str!("../../../shaders/reduce.wgsl");
+/// The softmax / log_softmax kernel.
+pub const SOFTMAX: &str = include_str!("../../../shaders/softmax.wgsl");
 
 const CHUNK: &str = "//#chunk ";
 

@@ -12,6 +12,7 @@ pub(crate) mod cast;
 pub(crate) mod elementwise;
 pub(crate) mod factory;
 pub(crate) mod reduce;
+pub(crate) mod softmax;
 pub(crate) mod unary;
 
 use kiln_core::{Dispatcher, Result};
@@ -23,5 +24,6 @@ pub fn register(d: &Dispatcher) -> Result<()> {
     cast::register(d)?;
     factory::register(d)?;
     reduce::register(d)?;
+    softmax::register(d)?;
     Ok(())
 }
