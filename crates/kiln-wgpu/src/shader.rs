@@ -22,6 +22,8 @@ pub const FACTORY: &str = include_str!("../../../shaders/factory.wgsl");
 pub const REDUCE: &str = include_str!("../../../shaders/reduce.wgsl");
 /// The softmax / log_softmax kernel.
 pub const SOFTMAX: &str = include_str!("../../../shaders/softmax.wgsl");
+/// The layer_norm kernel.
+pub const LAYER_NORM: &str = include_str!("../../../shaders/layer_norm.wgsl");
 
 const CHUNK: &str = "//#chunk ";
 

@@ -11,6 +11,7 @@ pub(crate) mod binary;
 pub(crate) mod cast;
 pub(crate) mod elementwise;
 pub(crate) mod factory;
+pub(crate) mod layer_norm;
 pub(crate) mod reduce;
 pub(crate) mod softmax;
 pub(crate) mod unary;
@@ -25,5 +26,6 @@ pub fn register(d: &Dispatcher) -> Result<()> {
     factory::register(d)?;
     reduce::register(d)?;
     softmax::register(d)?;
+    layer_norm::register(d)?;
     Ok(())
 }
