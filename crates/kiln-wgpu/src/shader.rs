@@ -18,6 +18,12 @@ pub const UNARY: &str = include_str!("../../../shaders/unary.wgsl");
 pub const BINARY: &str = include_str!("../../../shaders/binary.wgsl");
 /// Factory kernels.
 pub const FACTORY: &str = include_str!("../../../shaders/factory.wgsl");
+/// Row indexing and the reduction kernels.
+pub const REDUCE: &str = include_str!("../../../shaders/reduce.wgsl");
+/// The softmax / log_softmax kernel.
+pub const SOFTMAX: &str = include_str!("../../../shaders/softmax.wgsl");
+/// The layer_norm kernel.
+pub const LAYER_NORM: &str = include_str!("../../../shaders/layer_norm.wgsl");
 
 const CHUNK: &str = "//#chunk ";
 

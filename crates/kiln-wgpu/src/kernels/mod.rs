@@ -49,6 +49,9 @@ pub(crate) mod binary;
 pub(crate) mod cast;
 pub(crate) mod elementwise;
 pub(crate) mod factory;
+pub(crate) mod layer_norm;
+pub(crate) mod reduce;
+pub(crate) mod softmax;
 pub(crate) mod unary;
 
 use kiln_core::{Dispatcher, Result};
@@ -59,5 +62,8 @@ pub fn register(d: &Dispatcher) -> Result<()> {
     unary::register(d)?;
     cast::register(d)?;
     factory::register(d)?;
+    reduce::register(d)?;
+    softmax::register(d)?;
+    layer_norm::register(d)?;
     Ok(())
 }

@@ -1,0 +1,164 @@
+//! `layer_norm` over the trailing `normalized_shape` dims, as the CPU
+//! backend: biased variance, `eps` inside the square root, optional
+//! `weight` and `bias` of that shape (any float dtype), floats only, f32
+//! math. One dispatch reads the input in place through its strides; the
+//! weight and bias (one row's worth) are first made contiguous f32, as the
+//! CPU backend does, so the kernel indexes them by position.
+
+use super::cast;
+use super::reduce::{finish, written, Rows};
+use crate::context::{Access, Arg};
+use crate::shader::{self, Repr, LAYER_NORM, REDUCE};
+use crate::storage::WgpuStorage;
+use kiln_core::{
+    op, DType, DispatchKey, Dispatcher, Error, Layout, Result, StackExt, StackResult, Tensor,
+};
+
+const NAME: &str = "layer_norm";
+
+/// `weight` or `bias`, checked, as a contiguous f32 tensor.
+fn affine(which: &str, t: Option<&Tensor>, shape: &[usize]) -> Result<Option<Tensor>> {
+    let Some(t) = t else { return Ok(None) };
+    if t.shape() != shape {
+        return Err(Error::shape(
+            NAME,
+            format!(
+                "{which} of shape {:?} does not match normalized_shape {shape:?}",
+                t.shape()
+            ),
+        ));
+    }
+    if !t.dtype().is_float() {
+        return Err(Error::dtype(
+            NAME,
+            t.dtype(),
+            format!("{which} needs a floating dtype"),
+        ));
+    }
+    if t.dtype() == DType::F32 {
+        cast::contiguous(t).map(Some)
+    } else {
+        cast::cast(t, DType::F32).map(Some)
+    }
+}
+
+fn layer_norm(
+    x: &Tensor,
+    normalized_shape: &[i64],
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f64,
+) -> Result<Tensor> {
+    let dt = x.dtype();
+    if !dt.is_float() {
+        return Err(Error::dtype(
+            NAME,
+            dt,
+            "needs a floating dtype; cast the input to one first",
+        ));
+    }
+    let ns = normalized_shape
+        .iter()
+        .map(|&d| usize::try_from(d))
+        .collect::<std::result::Result<Vec<usize>, _>>()
+        .map_err(|_| {
+            Error::shape(
+                NAME,
+                format!("normalized_shape {normalized_shape:?} has a negative size"),
+            )
+        })?;
+    let shape = x.shape();
+    let nd = shape.len();
+    if ns.is_empty() || nd < ns.len() || shape[nd - ns.len()..] != ns[..] {
+        return Err(Error::shape(
+            NAME,
+            format!(
+                "given normalized_shape {ns:?}, expected an input of shape [*, {}], but got {shape:?}",
+                ns.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    let w = affine("weight", weight, &ns)?;
+    let b = affine("bias", bias, &ns)?;
+    let ctx = WgpuStorage::of(NAME, x)?.context().clone();
+    let native = ctx.native_f16();
+    let wdt = written(dt, native);
+    let out = WgpuStorage::tensor(NAME, &ctx, wdt, shape)?;
+    if out.numel() == 0 {
+        return finish(out, dt);
+    }
+    let reduced: Vec<bool> = (0..nd).map(|i| i >= nd - ns.len()).collect();
+    let out_strides = Layout::contiguous(shape).strides().to_vec();
+    let rows = Rows::new(
+        shape,
+        &[x.strides(), &out_strides],
+        &reduced,
+        x.layout().offset(),
+    );
+    let (in_repr, out_repr) = (Repr::new(dt, native), Repr::new(wdt, native));
+    let (hw, hb) = (w.is_some(), b.is_some());
+    let key = format!(
+        "layer_norm:{dt}>{wdt}:{}:w{hw}:b{hb}",
+        if native { "f16" } else { "packed" }
+    );
+    let mut access = vec![Access::ReadWrite, Access::Read];
+    access.extend(w.iter().chain(&b).map(|_| Access::Read));
+    let kernel = ctx.kernel(&key, &access, || {
+        let mut decls = String::new();
+        let mut binding = 3;
+        for (has, name) in [(hw, "weight"), (hb, "bias")] {
+            if has {
+                decls.push_str(&format!(
+                    "@group(0) @binding({binding}) var<storage, read> {name}: array<f32>;\n"
+                ));
+                binding += 1;
+            }
+        }
+        let apply = match (hw, hb) {
+            (true, true) => "y * rstd * weight[i] + bias[i]",
+            (true, false) => "y * rstd * weight[i]",
+            (false, true) => "y * rstd + bias[i]",
+            (false, false) => "y * rstd",
+        };
+        let body = shader::fill(
+            LAYER_NORM,
+            &[
+                ("DST", out_repr.array_elem()),
+                ("STORE", out_repr.store()),
+                ("SRC", in_repr.array_elem()),
+                ("LOAD", &in_repr.load("src", "j")),
+                ("AFFINE", &decls),
+                ("APPLY", apply),
+            ],
+        );
+        shader::module(native, &[shader::head(REDUCE), &body])
+    })?;
+    let info = rows.info(NAME, (eps as f32).to_bits())?;
+    let src = WgpuStorage::of(NAME, x)?;
+    let dst = WgpuStorage::of(NAME, &out)?;
+    let mut args: Vec<Arg<'_>> = vec![dst.arg(), src.arg()];
+    for t in w.iter().chain(&b) {
+        args.push(WgpuStorage::of(NAME, t)?.arg());
+    }
+    ctx.dispatch(NAME, &kernel, &info, &args, rows.groups())?;
+    finish(out, dt)
+}
+
+pub(crate) fn register(d: &Dispatcher) -> Result<()> {
+    d.register_kernel(
+        op::LAYER_NORM,
+        DispatchKey::Wgpu,
+        "wgpu::layer_norm",
+        |_, _, s| {
+            let out = layer_norm(
+                s.tensor(NAME, 0)?,
+                s.int_list(NAME, 1)?,
+                s.opt_tensor(NAME, 2)?,
+                s.opt_tensor(NAME, 3)?,
+                s.float(NAME, 4)?,
+            )?;
+            s.set_result(out);
+            Ok(())
+        },
+    )
+}

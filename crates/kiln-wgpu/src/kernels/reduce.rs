@@ -1,0 +1,378 @@
+//! Reductions, with the CPU backend's dtypes and semantics: `sum mean max
+//! min` over a list of dims (every dim when the list is empty) and `argmax
+//! argmin` over one dim (the flattened tensor when none), each with
+//! `keepdim`. `sum` of `i32`/`bool` is `i32` (wrapping); float sums use a
+//! compensated f32 pair (close to the CPU's f64 accumulator) and round
+//! once; `mean` needs a float; `max`/`min` keep the dtype; `arg*` give
+//! `i32` indices, the first on ties, NaN counting as the extreme.
+//!
+//! Also the row machinery softmax and layer_norm share (Note [Row info] in
+//! `shaders/reduce.wgsl`): the input is read in place through its strides,
+//! its dims split into row dims and element dims, each list collapsed.
+//! Outputs of dtypes stored several per word (bf16, bool, f16 without
+//! `SHADER_F16`) are written as f32/i32 and cast by one elementwise
+//! dispatch, since neighbouring rows belong to different invocations.
+
+use super::cast;
+use super::elementwise::{collapse, word};
+use crate::context::{Access, WgpuContext};
+use crate::shader::{self, Repr, REDUCE};
+use crate::storage::WgpuStorage;
+use kiln_core::layout::{normalize_dim, normalize_dims};
+use kiln_core::{op, DType, DispatchKey, Dispatcher, Error, Result, StackExt, StackResult, Tensor};
+use std::sync::Arc;
+
+/// Invocations per workgroup of the row kernels (`RWG` in reduce.wgsl).
+pub(crate) const RWG: usize = 128;
+
+/// How a row kernel walks its operands (Note [Row info]).
+pub(crate) struct Rows {
+    /// Number of rows.
+    pub rows: usize,
+    /// Elements per row.
+    pub m: usize,
+    offset: usize,
+    kept: Vec<usize>,
+    kept_strides: Vec<Vec<usize>>,
+    red: Vec<usize>,
+    red_strides: Vec<Vec<usize>>,
+}
+
+impl Rows {
+    /// The dims of `shape` split by `reduced` into row dims and element
+    /// dims, with one `strides` row per operand (the input's first; its
+    /// storage offset is `offset`).
+    pub fn new(shape: &[usize], strides: &[&[usize]], reduced: &[bool], offset: usize) -> Rows {
+        let pick = |want: bool| {
+            let dims: Vec<usize> = (0..shape.len()).filter(|&d| reduced[d] == want).collect();
+            let sizes: Vec<usize> = dims.iter().map(|&d| shape[d]).collect();
+            let st: Vec<Vec<usize>> = strides
+                .iter()
+                .map(|s| dims.iter().map(|&d| s[d]).collect())
+                .collect();
+            (sizes.iter().product::<usize>(), collapse(&sizes, &st))
+        };
+        let (rows, (kept, kept_strides)) = pick(false);
+        let (m, (red, red_strides)) = pick(true);
+        Rows {
+            rows,
+            m,
+            offset,
+            kept,
+            kept_strides,
+            red,
+            red_strides,
+        }
+    }
+
+    /// Invocations per row: one for short rows, else about eight elements
+    /// each, at most a workgroup.
+    pub fn tpr(&self) -> usize {
+        let per = self.m / 8;
+        if self.m < 16 || per < 2 {
+            return 1;
+        }
+        (1usize << (usize::BITS - 1 - per.leading_zeros())).min(RWG)
+    }
+
+    /// Workgroups to dispatch.
+    pub fn groups(&self) -> u64 {
+        self.rows.div_ceil(RWG / self.tpr()) as u64
+    }
+
+    /// The info words, with `param` in `info[3]`.
+    pub fn info(&self, op: &str, param: u32) -> Result<Vec<u32>> {
+        let mut info = vec![
+            word(op, "row count", self.rows)?,
+            word(op, "row length", self.m)?,
+            self.tpr() as u32,
+            param,
+            self.kept.len() as u32,
+            self.red.len() as u32,
+            self.kept_strides.len() as u32,
+            word(op, "offset", self.offset)?,
+        ];
+        for (sizes, strides) in [
+            (&self.kept, &self.kept_strides),
+            (&self.red, &self.red_strides),
+        ] {
+            for &d in sizes {
+                info.push(word(op, "dimension", d)?);
+            }
+            for s in strides {
+                for &v in s {
+                    info.push(word(op, "stride", v)?);
+                }
+            }
+        }
+        Ok(info)
+    }
+}
+
+/// The dtype a row kernel writes for an output of `dtype`: itself when one
+/// invocation can store an element alone, else f32 (floats) or i32 (bool),
+/// cast afterwards.
+pub(crate) fn written(dtype: DType, native_f16: bool) -> DType {
+    match dtype {
+        DType::F32 | DType::I32 => dtype,
+        DType::F16 if native_f16 => dtype,
+        DType::F16 | DType::BF16 => DType::F32,
+        DType::Bool => DType::I32,
+    }
+}
+
+/// `t` (written as `written(dtype)`) as `dtype`.
+pub(crate) fn finish(t: Tensor, dtype: DType) -> Result<Tensor> {
+    if t.dtype() == dtype {
+        Ok(t)
+    } else {
+        cast::cast(&t, dtype)
+    }
+}
+
+/// `sum`, `mean`, `max` or `min`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReduceOp {
+    Sum,
+    Mean,
+    Max,
+    Min,
+}
+
+impl ReduceOp {
+    fn name(self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "sum",
+            ReduceOp::Mean => "mean",
+            ReduceOp::Max => "max",
+            ReduceOp::Min => "min",
+        }
+    }
+}
+
+/// The error for a `max`/`min`/`arg*` over no elements (the CPU's words).
+fn empty_reduction(op: &str, shape: &[usize], reduced: &[bool], all: bool) -> Error {
+    let dim = shape.iter().zip(reduced).position(|(&n, &r)| r && n == 0);
+    match dim {
+        Some(d) if !all => Error::shape(
+            op,
+            format!("Expected reduction dim {d} to have non-zero size (input shape {shape:?})"),
+        ),
+        _ => Error::shape(
+            op,
+            format!("Expected reduction dim to be specified for input.numel() == 0 (input shape {shape:?})"),
+        ),
+    }
+}
+
+/// One reduction kernel: the chunk of reduce.wgsl, its fills, and its
+/// result's dtype before any cast.
+struct Spec {
+    op: &'static str,
+    chunk: &'static str,
+    /// The chunk's `{{MEAN}}` / `{{HI}}` flag.
+    flag: bool,
+    /// The compute type elements are loaded as (`f32` or `i32`).
+    ct: &'static str,
+    /// The output dtype.
+    out: DType,
+}
+
+fn run(spec: &Spec, t: &Tensor, reduced: &[bool], keepdim: bool) -> Result<Tensor> {
+    let op = spec.op;
+    let ctx: Arc<WgpuContext> = WgpuStorage::of(op, t)?.context().clone();
+    let native = ctx.native_f16();
+    let shape = t.shape();
+    let out_shape: Vec<usize> = (0..shape.len())
+        .filter(|&d| keepdim || !reduced[d])
+        .map(|d| if reduced[d] { 1 } else { shape[d] })
+        .collect();
+    let rows = Rows::new(shape, &[t.strides()], reduced, t.layout().offset());
+    let wdt = written(spec.out, native);
+    let out = WgpuStorage::tensor(op, &ctx, wdt, &out_shape)?;
+    if rows.rows == 0 {
+        return finish(out, spec.out);
+    }
+    let in_repr = Repr::new(t.dtype(), native);
+    let out_repr = Repr::new(wdt, native);
+    let key = format!(
+        "reduce:{}:{}:{}>{}:{}",
+        spec.chunk,
+        spec.flag,
+        t.dtype(),
+        wdt,
+        if native { "f16" } else { "packed" }
+    );
+    let kernel = ctx.kernel(&key, &[Access::ReadWrite, Access::Read], || {
+        let mut load = in_repr.load("src", "j");
+        if t.dtype() == DType::Bool {
+            load = format!("cast_bool_i32({load})");
+        }
+        let flag = if spec.flag { "true" } else { "false" };
+        let body = format!(
+            "{}{}",
+            shader::chunk(REDUCE, spec.chunk),
+            shader::chunk(REDUCE, "main")
+        );
+        let body = shader::fill(
+            &body,
+            &[
+                ("MEAN", flag),
+                ("HI", flag),
+                ("CT", spec.ct),
+                ("DST", out_repr.array_elem()),
+                ("SRC", in_repr.array_elem()),
+                ("STORE", out_repr.store()),
+                ("LOAD", &load),
+            ],
+        );
+        shader::module(native, &[shader::head(REDUCE), &body])
+    })?;
+    let info = rows.info(op, 0)?;
+    let src = WgpuStorage::of(op, t)?;
+    let dst = WgpuStorage::of(op, &out)?;
+    ctx.dispatch(op, &kernel, &info, &[dst.arg(), src.arg()], rows.groups())?;
+    finish(out, spec.out)
+}
+
+fn reduce(r: ReduceOp, t: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
+    let name = r.name();
+    let nd = t.ndim();
+    let ds = normalize_dims(name, dims, nd)?;
+    let mut reduced = vec![dims.is_empty(); nd];
+    if nd > 0 {
+        // (dims 0 and -1 of a zero-dim tensor name the tensor itself)
+        for d in ds {
+            reduced[d] = true;
+        }
+    }
+    let dt = t.dtype();
+    let float = dt.is_float();
+    let ct = if float { "f32" } else { "i32" };
+    let spec = match r {
+        ReduceOp::Sum | ReduceOp::Mean => {
+            if r == ReduceOp::Mean && !float {
+                return Err(Error::dtype(
+                    name,
+                    dt,
+                    "mean needs a floating dtype; cast the input to one first",
+                ));
+            }
+            Spec {
+                op: name,
+                chunk: if float { "sum_f32" } else { "sum_i32" },
+                flag: r == ReduceOp::Mean,
+                ct,
+                out: if float { dt } else { DType::I32 },
+            }
+        }
+        ReduceOp::Max | ReduceOp::Min => {
+            let m: usize = (0..nd)
+                .filter(|&d| reduced[d])
+                .map(|d| t.shape()[d])
+                .product();
+            if m == 0 {
+                return Err(empty_reduction(name, t.shape(), &reduced, dims.is_empty()));
+            }
+            Spec {
+                op: name,
+                chunk: if float { "extreme_f32" } else { "extreme_i32" },
+                flag: r == ReduceOp::Max,
+                ct,
+                out: dt,
+            }
+        }
+    };
+    run(&spec, t, &reduced, keepdim)
+}
+
+fn arg_reduce(max: bool, t: &Tensor, dim: Option<i64>, keepdim: bool) -> Result<Tensor> {
+    let name = if max { "argmax" } else { "argmin" };
+    let nd = t.ndim();
+    let reduced = match dim {
+        None => vec![true; nd],
+        Some(d) => {
+            let d = normalize_dim(name, d, nd)?;
+            (0..nd).map(|i| i == d).collect()
+        }
+    };
+    if t.dtype() == DType::Bool {
+        return Err(Error::dtype(
+            name,
+            DType::Bool,
+            "cast the bool tensor to i32 or a float first",
+        ));
+    }
+    let m: usize = (0..nd)
+        .filter(|&d| reduced[d])
+        .map(|d| t.shape()[d])
+        .product();
+    if m == 0 {
+        return Err(empty_reduction(name, t.shape(), &reduced, dim.is_none()));
+    }
+    let spec = Spec {
+        op: name,
+        chunk: "arg",
+        flag: max,
+        ct: if t.dtype().is_float() { "f32" } else { "i32" },
+        out: DType::I32,
+    };
+    run(&spec, t, &reduced, keepdim)
+}
+
+pub(crate) fn register(d: &Dispatcher) -> Result<()> {
+    let ops = [
+        (op::SUM, ReduceOp::Sum),
+        (op::MEAN, ReduceOp::Mean),
+        (op::MAX, ReduceOp::Max),
+        (op::MIN, ReduceOp::Min),
+    ];
+    for (id, r) in ops {
+        d.register_kernel(
+            id,
+            DispatchKey::Wgpu,
+            &format!("wgpu::{}", r.name()),
+            move |_, _, s| {
+                let n = r.name();
+                let out = reduce(r, s.tensor(n, 0)?, s.int_list(n, 1)?, s.bool(n, 2)?)?;
+                s.set_result(out);
+                Ok(())
+            },
+        )?;
+    }
+    for (id, max) in [(op::ARGMAX, true), (op::ARGMIN, false)] {
+        let n = if max { "argmax" } else { "argmin" };
+        d.register_kernel(
+            id,
+            DispatchKey::Wgpu,
+            &format!("wgpu::{n}"),
+            move |_, _, s| {
+                let out = arg_reduce(max, s.tensor(n, 0)?, s.opt_int(n, 1)?, s.bool(n, 2)?)?;
+                s.set_result(out);
+                Ok(())
+            },
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rows;
+
+    #[test]
+    fn rows_split_and_collapse_dims() {
+        // [2, 3, 4] contiguous, reducing dims 1 and 2: one row dim, one element dim
+        let r = Rows::new(&[2, 3, 4], &[&[12, 4, 1]], &[false, true, true], 5);
+        assert_eq!((r.rows, r.m), (2, 12));
+        assert_eq!(
+            r.info("t", 0).unwrap(),
+            vec![2, 12, 1, 0, 1, 1, 1, 5, 2, 12, 12, 1]
+        );
+        // a column reduction of a [4, 64] matrix: 4 invocations per row
+        let r = Rows::new(&[4, 64], &[&[64, 1]], &[true, false], 0);
+        assert_eq!((r.rows, r.m, r.tpr(), r.groups()), (64, 4, 1, 1));
+        let r = Rows::new(&[1000, 3], &[&[3, 1]], &[true, false], 0);
+        assert_eq!((r.tpr(), r.groups()), (64, 2));
+    }
+}
