@@ -11,6 +11,7 @@ pub(crate) mod binary;
 pub(crate) mod cast;
 pub(crate) mod elementwise;
 pub(crate) mod factory;
+pub(crate) mod matmul;
 pub(crate) mod unary;
 
 use kiln_core::{Dispatcher, Result};
@@ -21,5 +22,6 @@ pub fn register(d: &Dispatcher) -> Result<()> {
     unary::register(d)?;
     cast::register(d)?;
     factory::register(d)?;
+    matmul::register(d)?;
     Ok(())
 }
