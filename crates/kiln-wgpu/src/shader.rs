@@ -18,6 +18,8 @@ pub const UNARY: &str = include_str!("../../../shaders/unary.wgsl");
 pub const BINARY: &str = include_str!("../../../shaders/binary.wgsl");
 /// Factory kernels.
 pub const FACTORY: &str = include_str!("../../../shaders/factory.wgsl");
+/// Index-picking copies (cat, index_select, gather, embedding).
+pub const INDEX: &str = include_str!("../../../shaders/index.wgsl");
 /// The matmul kernel.
 pub const MATMUL: &str = include_str!("../../../shaders/matmul.wgsl");
 

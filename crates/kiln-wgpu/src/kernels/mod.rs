@@ -11,6 +11,7 @@ pub(crate) mod binary;
 pub(crate) mod cast;
 pub(crate) mod elementwise;
 pub(crate) mod factory;
+pub(crate) mod index;
 pub(crate) mod matmul;
 pub(crate) mod unary;
 
@@ -23,5 +24,6 @@ pub fn register(d: &Dispatcher) -> Result<()> {
     cast::register(d)?;
     factory::register(d)?;
     matmul::register(d)?;
+    index::register(d)?;
     Ok(())
 }
