@@ -20,6 +20,8 @@ pub const BINARY: &str = include_str!("../../../shaders/binary.wgsl");
 pub const FACTORY: &str = include_str!("../../../shaders/factory.wgsl");
 /// Index-picking copies (cat, index_select, gather, embedding).
 pub const INDEX: &str = include_str!("../../../shaders/index.wgsl");
+/// `rand` and `randn` (Philox 4x32-10).
+pub const RANDOM: &str = include_str!("../../../shaders/random.wgsl");
 /// The matmul kernel.
 pub const MATMUL: &str = include_str!("../../../shaders/matmul.wgsl");
 

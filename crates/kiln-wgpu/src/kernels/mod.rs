@@ -13,6 +13,7 @@ pub(crate) mod elementwise;
 pub(crate) mod factory;
 pub(crate) mod index;
 pub(crate) mod matmul;
+pub(crate) mod random;
 pub(crate) mod unary;
 
 use kiln_core::{Dispatcher, Result};
@@ -25,5 +26,6 @@ pub fn register(d: &Dispatcher) -> Result<()> {
     factory::register(d)?;
     matmul::register(d)?;
     index::register(d)?;
+    random::register(d)?;
     Ok(())
 }
