@@ -25,7 +25,7 @@ fn rand_and_randn_follow_the_cpu_stream() {
             for shape in shapes {
                 for seed in [0i64, 42, -1] {
                     let what = |op: &str| format!("{op} {dt} {shape:?} seed {seed} on {dev}");
-                    let got = call("rand", args(shape, seed, dt, dev.clone()));
+                    let got = call("rand", args(shape, seed, dt, dev));
                     let want = call("rand", args(shape, seed, dt, Device::Cpu));
                     assert_same_outcome(&what("rand"), got, want, (0.0, 0.0));
                     let tol = match dt {
@@ -33,7 +33,7 @@ fn rand_and_randn_follow_the_cpu_stream() {
                         DType::F16 => (2e-3, 1e-3),
                         _ => (1.6e-2, 8e-3),
                     };
-                    let got = call("randn", args(shape, seed, dt, dev.clone()));
+                    let got = call("randn", args(shape, seed, dt, dev));
                     let want = call("randn", args(shape, seed, dt, Device::Cpu));
                     assert_same_outcome(&what("randn"), got, want, tol);
                 }
@@ -41,7 +41,7 @@ fn rand_and_randn_follow_the_cpu_stream() {
         }
     }
     for dev in devices_for(&[]) {
-        let got = call("rand", args(&[3], 1, DType::I32, dev.clone()));
+        let got = call("rand", args(&[3], 1, DType::I32, dev));
         let want = call("rand", args(&[3], 1, DType::I32, Device::Cpu));
         assert_same_outcome("rand i32", got, want, (0.0, 0.0));
     }
