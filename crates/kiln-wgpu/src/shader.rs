@@ -24,6 +24,12 @@ pub const REDUCE: &str = include_str!("../../../shaders/reduce.wgsl");
 pub const SOFTMAX: &str = include_str!("../../../shaders/softmax.wgsl");
 /// The layer_norm kernel.
 pub const LAYER_NORM: &str = include_str!("../../../shaders/layer_norm.wgsl");
+/// Index-picking copies (cat, index_select, gather, embedding).
+pub const INDEX: &str = include_str!("../../../shaders/index.wgsl");
+/// `rand` and `randn` (Philox 4x32-10).
+pub const RANDOM: &str = include_str!("../../../shaders/random.wgsl");
+/// The matmul kernel.
+pub const MATMUL: &str = include_str!("../../../shaders/matmul.wgsl");
 
 const CHUNK: &str = "//#chunk ";
 

@@ -49,7 +49,10 @@ pub(crate) mod binary;
 pub(crate) mod cast;
 pub(crate) mod elementwise;
 pub(crate) mod factory;
+pub(crate) mod index;
 pub(crate) mod layer_norm;
+pub(crate) mod matmul;
+pub(crate) mod random;
 pub(crate) mod reduce;
 pub(crate) mod softmax;
 pub(crate) mod unary;
@@ -65,5 +68,8 @@ pub fn register(d: &Dispatcher) -> Result<()> {
     reduce::register(d)?;
     softmax::register(d)?;
     layer_norm::register(d)?;
+    matmul::register(d)?;
+    index::register(d)?;
+    random::register(d)?;
     Ok(())
 }

@@ -1,0 +1,108 @@
+// Matmul: each invocation computes a 4x4 block of one batch's output,
+// accumulating in registers (no workgroup memory: barriers cost more than
+// they save on software rasterisers, see WGPU-NOTES). Operands are read in
+// place through their offsets and strides; edge blocks clamp their loads
+// to the last row/column and skip the stores outside the output.
+//
+// Info (Note [Info layout] keeps info[0]):
+//   info[0]            invocations: batches * row blocks * column blocks
+//   info[1]            nb, the number of batch dims
+//   info[2..5]         m, n, k
+//   info[5], info[6]   column blocks, blocks per batch
+//   info[7..11]        a's row and column strides, b's row and column strides
+//   info[11], info[12] a's and b's offsets
+//   info[13..]         the nb batch sizes, a's nb batch strides (0 where it
+//                      broadcasts), b's nb batch strides
+//
+// The host fills in:
+//   DST, A, B          the array element types of dst, a, b
+//   CT                 the compute type (f32 or i32)
+//   LOAD_A, LOAD_B     element j of a / b, cast to the op's dtype, as CT
+//   STORE              the store function of dst's dtype
+
+@group(0) @binding(1) var<storage, read_write> dst: array<{{DST}}>;
+@group(0) @binding(2) var<storage, read> a: array<{{A}}>;
+@group(0) @binding(3) var<storage, read> b: array<{{B}}>;
+
+fn load_a(j: u32) -> {{CT}} {
+    return {{LOAD_A}};
+}
+fn load_b(j: u32) -> {{CT}} {
+    return {{LOAD_B}};
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let t = (wid.y * nwg.x + wid.x) * 64u + lid;
+    if (t >= info[0]) {
+        return;
+    }
+    let nb = info[1];
+    let m = info[2];
+    let n = info[3];
+    let k = info[4];
+    let batch = t / info[6];
+    let r = t % info[6];
+    let i0 = (r / info[5]) * 4u;
+    let j0 = (r % info[5]) * 4u;
+
+    var oa = info[11];
+    var ob = info[12];
+    var rem = batch;
+    var d = nb;
+    loop {
+        if (d == 0u) {
+            break;
+        }
+        d -= 1u;
+        let size = info[13u + d];
+        let idx = rem % size;
+        rem /= size;
+        oa += idx * info[13u + nb + d];
+        ob += idx * info[13u + 2u * nb + d];
+    }
+    let ars = info[7];
+    let acs = info[8];
+    let brs = info[9];
+    let bcs = info[10];
+    let ra = vec4<u32>(
+        oa + min(i0, m - 1u) * ars,
+        oa + min(i0 + 1u, m - 1u) * ars,
+        oa + min(i0 + 2u, m - 1u) * ars,
+        oa + min(i0 + 3u, m - 1u) * ars,
+    );
+    let cb = vec4<u32>(
+        ob + min(j0, n - 1u) * bcs,
+        ob + min(j0 + 1u, n - 1u) * bcs,
+        ob + min(j0 + 2u, n - 1u) * bcs,
+        ob + min(j0 + 3u, n - 1u) * bcs,
+    );
+    var c0 = vec4<{{CT}}>();
+    var c1 = vec4<{{CT}}>();
+    var c2 = vec4<{{CT}}>();
+    var c3 = vec4<{{CT}}>();
+    for (var q = 0u; q < k; q++) {
+        let qa = q * acs;
+        let qb = q * brs;
+        let bv = vec4<{{CT}}>(load_b(cb.x + qb), load_b(cb.y + qb), load_b(cb.z + qb),
+                              load_b(cb.w + qb));
+        c0 += load_a(ra.x + qa) * bv;
+        c1 += load_a(ra.y + qa) * bv;
+        c2 += load_a(ra.z + qa) * bv;
+        c3 += load_a(ra.w + qa) * bv;
+    }
+    var c = array<vec4<{{CT}}>, 4>(c0, c1, c2, c3);
+    let base = batch * m * n;
+    for (var x = 0u; x < 4u; x++) {
+        let i = i0 + x;
+        if (i >= m) {
+            break;
+        }
+        for (var y = 0u; y < 4u; y++) {
+            if (j0 + y < n) {
+                dst[base + i * n + j0 + y] = {{STORE}}(c[x][y]);
+            }
+        }
+    }
+}
