@@ -61,7 +61,8 @@ fn demo() -> kiln::Result<()> {
     let b1 = Tensor::zeros(&[8], DType::F32, &cpu)?;
     let w2 = Tensor::randn(&[3, 8], 2, DType::F32, &cpu)?.mul_scalar(0.5)?;
     let input = Tensor::rand(&[2, 4], 3, DType::F32, &cpu)?;
-    let (eager, graph) = kiln::trace::trace(|i| mlp(&i[0], &w1, &b1, &w2), std::slice::from_ref(&input))?;
+    let (eager, graph) =
+        kiln::trace::trace(|i| mlp(&i[0], &w1, &b1, &w2), std::slice::from_ref(&input))?;
     println!("{graph}");
     let replayed = graph.run(&[input])?;
     let same = replayed[0].to_vec::<f32>()? == eager[0].to_vec::<f32>()?;
