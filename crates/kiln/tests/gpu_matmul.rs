@@ -97,30 +97,3 @@ fn matmul_shape_errors_match_cpu() {
         }
     }
 }
-
-#[test]
-#[ignore = "timing: cargo test -p kiln --test gpu_matmul -- --ignored --nocapture"]
-fn matmul_512_f32_throughput() {
-    const N: usize = 512;
-    for dev in kiln::testing::devices() {
-        if dev == Device::Cpu {
-            continue;
-        }
-        let a = kiln::rand(&[N, N], 1, DType::F32, &dev).unwrap();
-        let b = kiln::rand(&[N, N], 2, DType::F32, &dev).unwrap();
-        // compile the pipeline first
-        a.matmul(&b).unwrap().to_vec::<f32>().unwrap();
-        let reps = 3;
-        let start = std::time::Instant::now();
-        for _ in 0..reps {
-            a.matmul(&b).unwrap();
-            kiln::wgpu::synchronize(dev).unwrap();
-        }
-        let s = start.elapsed().as_secs_f64() / reps as f64;
-        let gflops = 2.0 * (N * N * N) as f64 / s / 1e9;
-        println!(
-            "matmul {N}x{N}x{N} f32 on {dev}: {:.1} ms, {gflops:.2} GFLOP/s",
-            s * 1e3
-        );
-    }
-}
