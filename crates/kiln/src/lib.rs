@@ -47,6 +47,11 @@
 
 #[doc(hidden)]
 pub mod testing;
+
+/// The README's code, compiled and run as a doctest so it cannot drift.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 mod transfer;
 
 pub use kiln_core::{
