@@ -144,6 +144,8 @@ pub trait StackExt {
     fn opt_int(&self, op: &str, i: usize) -> Result<Option<i64>>;
     /// The int list at `i`.
     fn int_list(&self, op: &str, i: usize) -> Result<&[i64]>;
+    /// The int list at `i` as a size: every entry non-negative.
+    fn size(&self, op: &str, i: usize) -> Result<Vec<usize>>;
     /// The float at `i` (an int is widened).
     fn float(&self, op: &str, i: usize) -> Result<f64>;
     /// The bool at `i`.
@@ -198,6 +200,16 @@ impl StackExt for [IValue] {
             IValue::IntList(v) => Ok(v),
             v => Err(wrong(op, i, "int[]", v)),
         }
+    }
+    fn size(&self, op: &str, i: usize) -> Result<Vec<usize>> {
+        let dims = self.int_list(op, i)?;
+        dims.iter()
+            .map(|&d| {
+                usize::try_from(d).map_err(|_| {
+                    Error::invalid(op, format!("negative dimension {d} in size {dims:?}"))
+                })
+            })
+            .collect()
     }
     fn float(&self, op: &str, i: usize) -> Result<f64> {
         match self.get(i).unwrap_or(&MISSING) {

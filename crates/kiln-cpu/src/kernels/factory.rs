@@ -5,25 +5,8 @@ use crate::storage::alloc;
 use crate::tensor_io::wrap;
 use crate::with_dtype;
 use kiln_core::{
-    op, DType, DispatchKey, Dispatcher, Error, Result, Scalar, Stack, StackExt, StackResult, Tensor,
+    op, DType, DispatchKey, Dispatcher, Error, Result, Scalar, StackExt, StackResult, Tensor,
 };
-
-fn shape_arg(op: &str, s: &Stack) -> Result<Vec<usize>> {
-    s.int_list(op, 0)?
-        .iter()
-        .map(|&d| {
-            usize::try_from(d).map_err(|_| {
-                Error::invalid(
-                    op,
-                    format!(
-                        "negative dimension {d} in size {:?}",
-                        s.int_list(op, 0).unwrap_or(&[])
-                    ),
-                )
-            })
-        })
-        .collect()
-}
 
 /// A tensor of `shape` filled with `v`.
 pub fn full(shape: &[usize], v: Scalar, dtype: DType) -> Result<Tensor> {
@@ -78,7 +61,7 @@ fn eye(n: i64, m: i64, dtype: DType) -> Result<Tensor> {
 pub(crate) fn register(d: &Dispatcher) -> Result<()> {
     let k = DispatchKey::Cpu;
     d.register_kernel(op::EMPTY, k, "cpu::empty", |_, _, s| {
-        let shape = shape_arg("empty", s)?;
+        let shape = s.size("empty", 0)?;
         let dt = s.dtype("empty", 1)?;
         let n: usize = shape.iter().product();
         let t = with_dtype!(dt, T => wrap(alloc::<T>(n), &shape))?;
@@ -86,22 +69,18 @@ pub(crate) fn register(d: &Dispatcher) -> Result<()> {
         Ok(())
     })?;
     d.register_kernel(op::ZEROS, k, "cpu::zeros", |_, _, s| {
-        let t = full(
-            &shape_arg("zeros", s)?,
-            Scalar::Int(0),
-            s.dtype("zeros", 1)?,
-        )?;
+        let t = full(&s.size("zeros", 0)?, Scalar::Int(0), s.dtype("zeros", 1)?)?;
         s.set_result(t);
         Ok(())
     })?;
     d.register_kernel(op::ONES, k, "cpu::ones", |_, _, s| {
-        let t = full(&shape_arg("ones", s)?, Scalar::Int(1), s.dtype("ones", 1)?)?;
+        let t = full(&s.size("ones", 0)?, Scalar::Int(1), s.dtype("ones", 1)?)?;
         s.set_result(t);
         Ok(())
     })?;
     d.register_kernel(op::FULL, k, "cpu::full", |_, _, s| {
         let t = full(
-            &shape_arg("full", s)?,
+            &s.size("full", 0)?,
             s.scalar("full", 1)?,
             s.dtype("full", 2)?,
         )?;

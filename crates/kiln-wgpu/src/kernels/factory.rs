@@ -12,20 +12,10 @@ use crate::shader::{self, FACTORY};
 use crate::storage::WgpuStorage;
 use half::{bf16, f16};
 use kiln_core::{
-    op, DType, DispatchKey, Dispatcher, Error, Result, Scalar, Stack, StackExt, StackResult,
-    Storage, Tensor,
+    op, DType, DispatchKey, Dispatcher, Error, Result, Scalar, StackExt, StackResult, Storage,
+    Tensor,
 };
 use std::sync::Arc;
-
-fn shape_arg(op: &str, s: &Stack) -> Result<Vec<usize>> {
-    let dims = s.int_list(op, 0)?;
-    dims.iter()
-        .map(|&d| {
-            usize::try_from(d)
-                .map_err(|_| Error::invalid(op, format!("negative dimension {d} in size {dims:?}")))
-        })
-        .collect()
-}
 
 /// The bits of `v` as one element of `dtype` (the CPU's `from_f64`).
 fn element_bits(v: f64, dtype: DType) -> u32 {
@@ -159,7 +149,7 @@ pub(crate) fn register(d: &Dispatcher) -> Result<()> {
     let k = DispatchKey::Wgpu;
     d.register_kernel(op::EMPTY, k, "wgpu::empty", |_, _, s| {
         let ctx = context_of("empty", s.device("empty", 2)?)?;
-        let t = WgpuStorage::tensor("empty", &ctx, s.dtype("empty", 1)?, &shape_arg("empty", s)?)?;
+        let t = WgpuStorage::tensor("empty", &ctx, s.dtype("empty", 1)?, &s.size("empty", 0)?)?;
         s.set_result(t);
         Ok(())
     })?;
@@ -168,7 +158,7 @@ pub(crate) fn register(d: &Dispatcher) -> Result<()> {
         let t = full(
             "zeros",
             &ctx,
-            &shape_arg("zeros", s)?,
+            &s.size("zeros", 0)?,
             Scalar::Int(0),
             s.dtype("zeros", 1)?,
         )?;
@@ -180,7 +170,7 @@ pub(crate) fn register(d: &Dispatcher) -> Result<()> {
         let t = full(
             "ones",
             &ctx,
-            &shape_arg("ones", s)?,
+            &s.size("ones", 0)?,
             Scalar::Int(1),
             s.dtype("ones", 1)?,
         )?;
@@ -192,7 +182,7 @@ pub(crate) fn register(d: &Dispatcher) -> Result<()> {
         let t = full(
             "full",
             &ctx,
-            &shape_arg("full", s)?,
+            &s.size("full", 0)?,
             s.scalar("full", 1)?,
             s.dtype("full", 2)?,
         )?;
