@@ -27,7 +27,7 @@ mod views;
 pub use api::{call_tensor, factory};
 pub use device::Device;
 pub use dispatcher::{Dispatcher, KernelFn, Library};
-pub use dtype::{promote_types, DType, ResultType, Scalar};
+pub use dtype::{promote_types, unary_result_type, DType, ResultType, Scalar};
 pub use error::{Error, Result};
 pub use key::{DispatchKey, DispatchKeySet, NUM_DISPATCH_KEYS};
 pub use layout::Layout;

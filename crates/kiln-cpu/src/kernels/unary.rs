@@ -1,10 +1,10 @@
 //! Elementwise unary ops: `neg abs exp log sqrt rsqrt sin cos tanh sigmoid
 //! relu gelu silu recip`.
 //!
-//! Dtypes follow PyTorch: floats compute in f32 and round once; on `i32`,
-//! `neg`, `abs` and `relu` stay `i32` and the others promote to `f32`
-//! (`torch.exp(int_tensor)` is float); on `bool` every one of them is an
-//! `UnsupportedDType` error.
+//! Dtypes follow PyTorch (`kiln_core::unary_result_type`, shared with the
+//! GPU): floats compute in f32 and round once; on `i32`, `neg`, `abs` and
+//! `relu` stay `i32`, `gelu` and `silu` are refused and the others promote to
+//! `f32`; on `bool` every one of them is an `UnsupportedDType` error.
 //!
 //! The float math runs on f32 slices (`unary_f32`), compiled twice (see
 //! Note [Runtime SIMD dispatch]); other dtypes and strided inputs go through
@@ -171,22 +171,17 @@ fn int_unary(op: Unary, t: &Tensor, f: fn(i32) -> i32) -> Result<Tensor> {
 
 /// `op(t)` elementwise, as a new contiguous tensor.
 pub fn unary(op: Unary, t: &Tensor) -> Result<Tensor> {
+    let out = kiln_core::unary_result_type(op.name(), t.dtype())?;
     match t.dtype() {
         DType::F32 => float_unary::<f32, f32>(op, t),
         DType::F16 => float_unary::<f16, f16>(op, t),
         DType::BF16 => float_unary::<bf16, bf16>(op, t),
         DType::I32 => match op.on_int() {
-            Some(f) => int_unary(op, t, f),
-            None => float_unary::<i32, f32>(op, t),
+            Some(f) if out == DType::I32 => int_unary(op, t, f),
+            _ => float_unary::<i32, f32>(op, t),
         },
-        DType::Bool => Err(Error::dtype(
-            op.name(),
-            DType::Bool,
-            match op {
-                Unary::Neg => "negation, the `-` operator, on a bool tensor is not supported; to invert a mask use `logical_not`",
-                _ => "cast the bool tensor to a floating dtype first",
-            },
-        )),
+        // refused by `unary_result_type`
+        DType::Bool => Err(Error::dtype(op.name(), DType::Bool, "not a numeric dtype")),
     }
 }
 
