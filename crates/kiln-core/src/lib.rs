@@ -10,6 +10,7 @@
 //!   its op methods, which call the dispatcher.
 
 pub mod api;
+pub mod conv;
 pub mod device;
 pub mod dispatcher;
 mod display;

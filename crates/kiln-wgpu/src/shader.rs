@@ -28,6 +28,8 @@ pub const LAYER_NORM: &str = include_str!("../../../shaders/layer_norm.wgsl");
 pub const INDEX: &str = include_str!("../../../shaders/index.wgsl");
 /// `rand` and `randn` (Philox 4x32-10).
 pub const RANDOM: &str = include_str!("../../../shaders/random.wgsl");
+/// conv2d and max_pool2d.
+pub const CONV: &str = include_str!("../../../shaders/conv.wgsl");
 /// The matmul kernel.
 pub const MATMUL: &str = include_str!("../../../shaders/matmul.wgsl");
 

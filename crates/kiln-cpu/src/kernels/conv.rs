@@ -11,91 +11,27 @@ use crate::elem::Elem;
 use crate::kernels::matmul::{product_f32, Dims, Mat};
 use crate::storage::alloc;
 use crate::tensor_io::{slice_of, to_contiguous_vec, wrap};
-use kiln_core::{op, DType, DispatchKey, Dispatcher, Error, Result, StackExt, StackResult, Tensor};
+use kiln_core::conv::{Conv2d, MaxPool2d};
+use kiln_core::{op, DType, DispatchKey, Dispatcher, Result, StackExt, StackResult, Tensor};
 use rayon::prelude::*;
 
-/// A 2-element parameter from an `int[]` of length 1 or 2, each `>= min`.
-fn pair(op: &str, name: &str, v: &[i64], min: i64) -> Result<[usize; 2]> {
-    let p = match *v {
-        [a] => [a, a],
-        [a, b] => [a, b],
-        _ => {
-            return Err(Error::invalid(
-                op,
-                format!("{name} must have 1 or 2 values, got {v:?}"),
-            ))
-        }
-    };
-    if p.iter().any(|&x| x < min) {
-        return Err(Error::invalid(
-            op,
-            format!("{name} must be at least {min}, got {v:?}"),
-        ));
-    }
-    Ok([p[0] as usize, p[1] as usize])
+/// A checked conv2d call (the shape facts live in kiln-core).
+type Conv = Conv2d;
+
+/// The CPU's im2col + GEMM steps of a conv2d.
+trait ConvSteps {
+    fn im2col<T: Elem>(&self, src: &[T], n: usize, g: usize, col: &mut [f32]);
+    fn sample<T: Elem>(
+        &self,
+        src: &[T],
+        wb: &Weights<'_>,
+        n: usize,
+        scratch: (&mut [f32], &mut [f32]),
+        threads: bool,
+    );
 }
 
-/// The input as `[N, C, H, W]` sizes and strides (an unbatched `[C, H, W]`
-/// gets `N = 1`), and whether it was batched.
-fn nchw(op: &str, t: &Tensor) -> Result<([usize; 4], [usize; 4], bool)> {
-    let (sh, st) = (t.shape(), t.strides());
-    match sh.len() {
-        4 => Ok((
-            [sh[0], sh[1], sh[2], sh[3]],
-            [st[0], st[1], st[2], st[3]],
-            true,
-        )),
-        3 => Ok(([1, sh[0], sh[1], sh[2]], [0, st[0], st[1], st[2]], false)),
-        _ => Err(Error::shape(
-            op,
-            format!("expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got shape {sh:?}"),
-        )),
-    }
-}
-
-/// Output size of one spatial dim, or `None` when the (dilated) kernel
-/// does not fit in the padded input.
-fn out_size(
-    input: usize,
-    kernel: usize,
-    stride: usize,
-    pad: usize,
-    dilation: usize,
-) -> Option<usize> {
-    let span = dilation * (kernel - 1) + 1;
-    let padded = input + 2 * pad;
-    (padded >= span).then(|| (padded - span) / stride + 1)
-}
-
-/// The shape of a conv2d call, checked.
-struct Conv {
-    x: [usize; 4],
-    xs: [usize; 4],
-    offset: usize,
-    out_c: usize,
-    groups: usize,
-    k: [usize; 2],
-    stride: [usize; 2],
-    pad: [usize; 2],
-    dil: [usize; 2],
-    out: [usize; 2],
-}
-
-impl Conv {
-    fn cg(&self) -> usize {
-        self.x[1] / self.groups
-    }
-    fn og(&self) -> usize {
-        self.out_c / self.groups
-    }
-    /// Rows of a group's unfolded input.
-    fn kdim(&self) -> usize {
-        self.cg() * self.k[0] * self.k[1]
-    }
-    fn l(&self) -> usize {
-        self.out[0] * self.out[1]
-    }
-
+impl ConvSteps for Conv {
     /// Unfolds sample `n`, group `g` of `src` into `col` (`kdim x l`).
     fn im2col<T: Elem>(&self, src: &[T], n: usize, g: usize, col: &mut [f32]) {
         let [_, _, h, w] = self.x;
@@ -130,15 +66,7 @@ impl Conv {
             }
         }
     }
-}
 
-/// The weight as `[O, C/groups * kH * kW]` f32 rows, and the bias.
-struct Weights<'a> {
-    w: &'a [f32],
-    bias: Option<&'a [f32]>,
-}
-
-impl Conv {
     /// Sample `n`'s output (`[O, Ho * Wo]`, f32) into `acc`; `col` is
     /// scratch for one group's unfolded input.
     fn sample<T: Elem>(
@@ -173,6 +101,12 @@ impl Conv {
             }
         }
     }
+}
+
+/// The weight as `[O, C/groups * kH * kW]` f32 rows, and the bias.
+struct Weights<'a> {
+    w: &'a [f32],
+    bias: Option<&'a [f32]>,
 }
 
 fn conv_typed<T: Elem>(cv: &Conv, x: &Tensor, wb: &Weights<'_>, shape: &[usize]) -> Result<Tensor> {
@@ -215,139 +149,26 @@ pub fn conv2d(
     groups: i64,
 ) -> Result<Tensor> {
     const OP: &str = "conv2d";
-    let dt = x.dtype();
-    if !dt.is_float() {
-        return Err(Error::dtype(
-            OP,
-            dt,
-            "conv2d is defined for f32, f16 and bf16",
-        ));
-    }
-    for t in std::iter::once(weight).chain(bias) {
-        if t.dtype() != dt {
-            return Err(Error::DTypeMismatch {
-                op: OP.into(),
-                expected: dt,
-                got: t.dtype(),
-            });
-        }
-    }
-    let (xd, xs, batched) = nchw(OP, x)?;
-    let ws = weight.shape();
-    if ws.len() != 4 {
-        return Err(Error::shape(
-            OP,
-            format!("weight must be 4-D [O, C/groups, kH, kW], got shape {ws:?}"),
-        ));
-    }
-    if groups < 1 {
-        return Err(Error::invalid(
-            OP,
-            format!("groups must be positive, got {groups}"),
-        ));
-    }
-    let g = groups as usize;
-    if ws[0] / g * g != ws[0] {
-        return Err(Error::shape(
-            OP,
-            format!(
-                "out_channels {} (weight shape {ws:?}) must be divisible by groups {g}",
-                ws[0]
-            ),
-        ));
-    }
-    if ws[1] * g != xd[1] {
-        return Err(Error::shape(
-            OP,
-            format!(
-                "given groups={g}, weight of size {ws:?}, expected input {:?} to have {} channels, but got {} channels instead",
-                x.shape(),
-                ws[1] * g,
-                xd[1]
-            ),
-        ));
-    }
-    if let Some(b) = bias {
-        if b.shape() != [ws[0]] {
-            return Err(Error::shape(
-                OP,
-                format!(
-                    "bias must have shape [{}] (out_channels), got {:?}",
-                    ws[0],
-                    b.shape()
-                ),
-            ));
-        }
-    }
-    let stride = pair(OP, "stride", stride, 1)?;
-    let pad = pair(OP, "padding", padding, 0)?;
-    let dil = pair(OP, "dilation", dilation, 1)?;
-    let k = [ws[2], ws[3]];
-    let fits = |i: usize| {
-        if k[i] == 0 {
-            None
-        } else {
-            out_size(xd[2 + i], k[i], stride[i], pad[i], dil[i])
-        }
-    };
-    let (Some(ho), Some(wo)) = (fits(0), fits(1)) else {
-        return Err(Error::shape(
-            OP,
-            format!(
-                "calculated padded input size per channel: ({} x {}). Kernel size: ({} x {}). Kernel size can't be greater than actual input size (input {:?}, weight {ws:?})",
-                xd[2] + 2 * pad[0],
-                xd[3] + 2 * pad[1],
-                dil[0] * k[0].saturating_sub(1) + 1,
-                dil[1] * k[1].saturating_sub(1) + 1,
-                x.shape()
-            ),
-        ));
-    };
-    let cv = Conv {
-        x: xd,
-        xs,
-        offset: x.layout().offset(),
-        out_c: ws[0],
-        groups: g,
-        k,
-        stride,
-        pad,
-        dil,
-        out: [ho, wo],
-    };
+    let cv = Conv::check(x, weight, bias, stride, padding, dilation, groups)?;
     let w = to_contiguous_vec::<f32>(OP, weight)?;
     let b = bias.map(|b| to_contiguous_vec::<f32>(OP, b)).transpose()?;
     let wb = Weights {
         w: &w,
         bias: b.as_deref(),
     };
-    let shape: Vec<usize> = if batched {
-        vec![xd[0], ws[0], ho, wo]
-    } else {
-        vec![ws[0], ho, wo]
-    };
-    crate::with_float_dtype!(dt, T => conv_typed::<T>(&cv, x, &wb, &shape), _ => unreachable!("checked float above"))
+    let shape = cv.out_shape();
+    crate::with_float_dtype!(x.dtype(), T => conv_typed::<T>(&cv, x, &wb, &shape), _ => unreachable!("checked float above"))
 }
 
-/// The shape of a max_pool2d call, checked.
-struct Pool {
-    /// Input `[N, C, H, W]` sizes and strides.
-    d: [usize; 4],
-    s: [usize; 4],
-    k: [usize; 2],
-    stride: [usize; 2],
-    pad: [usize; 2],
-    out: [usize; 2],
-}
-
-fn pool_typed<T: Elem + PartialOrd>(x: &Tensor, pl: &Pool, shape: &[usize]) -> Result<Tensor> {
-    let Pool {
+fn pool_typed<T: Elem + PartialOrd>(x: &Tensor, pl: &MaxPool2d, shape: &[usize]) -> Result<Tensor> {
+    let MaxPool2d {
         d,
         s,
         k,
         stride,
         pad,
         out,
+        ..
     } = *pl;
     let src = slice_of::<T>("max_pool2d", x)?;
     let off = x.layout().offset();
@@ -402,55 +223,9 @@ pub fn max_pool2d(
     stride: &[i64],
     padding: &[i64],
 ) -> Result<Tensor> {
-    const OP: &str = "max_pool2d";
-    let dt = x.dtype();
-    if dt == DType::Bool {
-        return Err(Error::dtype(
-            OP,
-            dt,
-            "max_pool2d is defined for f32, f16, bf16 and i32",
-        ));
-    }
-    let (d, s, batched) = nchw(OP, x)?;
-    let k = pair(OP, "kernel_size", kernel_size, 1)?;
-    let stride = if stride.is_empty() {
-        k
-    } else {
-        pair(OP, "stride", stride, 1)?
-    };
-    let pad = pair(OP, "padding", padding, 0)?;
-    if pad[0] > k[0] / 2 || pad[1] > k[1] / 2 {
-        return Err(Error::invalid(
-            OP,
-            format!("pad should be at most half of kernel size, but got padding={padding:?} and kernel_size={kernel_size:?}"),
-        ));
-    }
-    let (Some(ho), Some(wo)) = (
-        out_size(d[2], k[0], stride[0], pad[0], 1),
-        out_size(d[3], k[1], stride[1], pad[1], 1),
-    ) else {
-        return Err(Error::shape(
-            OP,
-            format!(
-                "given input shape {:?}, kernel_size {k:?} and padding {pad:?}, the output size would be less than 1",
-                x.shape()
-            ),
-        ));
-    };
-    let shape: Vec<usize> = if batched {
-        vec![d[0], d[1], ho, wo]
-    } else {
-        vec![d[1], ho, wo]
-    };
-    let pl = Pool {
-        d,
-        s,
-        k,
-        stride,
-        pad,
-        out: [ho, wo],
-    };
-    match dt {
+    let pl = MaxPool2d::check(x, kernel_size, stride, padding)?;
+    let shape = pl.out_shape();
+    match x.dtype() {
         DType::F32 => pool_typed::<f32>(x, &pl, &shape),
         DType::F16 => pool_typed::<half::f16>(x, &pl, &shape),
         DType::BF16 => pool_typed::<half::bf16>(x, &pl, &shape),

@@ -47,6 +47,7 @@
 
 pub(crate) mod binary;
 pub(crate) mod cast;
+pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod factory;
 pub(crate) mod index;
@@ -71,5 +72,6 @@ pub fn register(d: &Dispatcher) -> Result<()> {
     matmul::register(d)?;
     index::register(d)?;
     random::register(d)?;
+    conv::register(d)?;
     Ok(())
 }
