@@ -52,6 +52,7 @@ pub mod testing;
 #[doc = include_str!("../../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+pub mod nn;
 mod transfer;
 
 pub use kiln_core::{
