@@ -52,6 +52,7 @@ pub mod testing;
 #[doc = include_str!("../../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+pub mod nn;
 pub mod support;
 mod transfer;
 
