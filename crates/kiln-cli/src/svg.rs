@@ -5,6 +5,16 @@ use plotters::prelude::*;
 use std::fs::File;
 use std::io::Write;
 
+fn speedup_text(v: f64) -> String {
+    if v >= 10.0 {
+        format!("{v:.0}x")
+    } else if v >= 0.1 {
+        format!("{v:.2}x")
+    } else {
+        format!("{v:.3}x")
+    }
+}
+
 /// Draws `bars` (label, speed-up) titled `title` as an SVG into `file`.
 pub fn speedups(mut file: File, title: &str, bars: &[(String, f64)]) -> Result<(), String> {
     let bars: Vec<&(String, f64)> = bars
@@ -36,10 +46,12 @@ pub fn speedups(mut file: File, title: &str, bars: &[(String, f64)]) -> Result<(
                 .margin(12)
                 .x_label_area_size(48)
                 .y_label_area_size(300)
-                .build_cartesian_2d((lo..hi).log_scale(), (0..n).into_segmented())
+                .build_cartesian_2d((lo..hi).log_scale(), (0..n - 1).into_segmented())
                 .map_err(|e| e.to_string())?;
+            // The first row at the top.
+            let row = |i: usize| n - 1 - i;
             let label = |v: &SegmentValue<usize>| match v {
-                SegmentValue::CenterOf(i) => bars.get(*i).map(|b| b.0.clone()).unwrap_or_default(),
+                SegmentValue::CenterOf(i) if *i < n => bars[row(*i)].0.clone(),
                 _ => String::new(),
             };
             chart
@@ -54,15 +66,25 @@ pub fn speedups(mut file: File, title: &str, bars: &[(String, f64)]) -> Result<(
             chart
                 .draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
                     let color = if *v >= 1.0 { GREEN } else { RED };
+                    let y = row(i);
                     let mut r = Rectangle::new(
                         [
-                            (lo, SegmentValue::Exact(i)),
-                            (*v, SegmentValue::Exact(i + 1)),
+                            (lo, SegmentValue::Exact(y)),
+                            (*v, SegmentValue::Exact(y + 1)),
                         ],
                         color.mix(0.7).filled(),
                     );
                     r.set_margin(3, 3, 0, 0);
                     r
+                }))
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
+                    Text::new(
+                        format!(" {}", speedup_text(*v)),
+                        (*v, SegmentValue::CenterOf(row(i))),
+                        ("sans-serif", 13),
+                    )
                 }))
                 .map_err(|e| e.to_string())?;
             chart
