@@ -116,8 +116,7 @@ pub fn run(args: &[String]) -> CliResult {
         print_adapter(a);
     }
     if !adapters.iter().any(|a| a.picked) {
-        println!("kiln picks none of them, so it runs on the CPU only.");
-        println!("{LAVAPIPE_HINT}");
+        println!("kiln picks none of them (the reasons are above), so it runs on the CPU only.");
     }
     Ok(())
 }
