@@ -179,3 +179,99 @@ fn poisoned() -> Error {
         msg: "the device registry's lock was poisoned by a panic in another thread".into(),
     }
 }
+
+/// One adapter wgpu finds, as [`adapters`] reports it: what it is, the
+/// features and limits kiln uses, and whether kiln would pick it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterSummary {
+    /// The adapter's name (e.g. `llvmpipe (LLVM 19.1.7, 256 bits)`).
+    pub name: String,
+    /// The backend it was found on (Vulkan, Metal, Dx12, Gl).
+    pub backend: wgpu::Backend,
+    /// Discrete, integrated, virtual GPU, or CPU (a software rasteriser).
+    pub device_type: wgpu::DeviceType,
+    /// The driver's name (may be empty).
+    pub driver: String,
+    /// The driver's version text (may be empty).
+    pub driver_info: String,
+    /// `SHADER_F16`: f16 tensors computed as WGSL `f16`.
+    pub shader_f16: bool,
+    /// `TIMESTAMP_QUERY`.
+    pub timestamp_query: bool,
+    /// `max_storage_buffer_binding_size`: the largest tensor, in bytes.
+    pub max_storage_buffer_binding_size: u64,
+    /// `max_buffer_size`.
+    pub max_buffer_size: u64,
+    /// `max_compute_workgroups_per_dimension`.
+    pub max_compute_workgroups_per_dimension: u32,
+    /// `max_compute_invocations_per_workgroup`.
+    pub max_compute_invocations_per_workgroup: u32,
+    /// Whether [`open`] with the same options would pick this adapter.
+    pub picked: bool,
+    /// Why not, when it would not.
+    pub not_picked: Option<String>,
+}
+
+/// Every adapter wgpu finds on every backend, each with whether [`open`]
+/// with `opts` (and the environment) would pick it, and why not. An empty
+/// list means no adapter at all; nothing here fails or panics.
+pub fn adapters(opts: &WgpuOptions) -> Vec<AdapterSummary> {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = wgpu::Backends::all();
+    desc.flags = wgpu::InstanceFlags::from_build_config().with_env();
+    let instance = wgpu::Instance::new(desc);
+    let found = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    let chosen = choose_adapter(opts).map(|a| a.get_info());
+    let backends = opts
+        .backends
+        .or_else(wgpu::Backends::from_env)
+        .unwrap_or(wgpu::Backends::all());
+    let name = opts
+        .adapter_name
+        .clone()
+        .or_else(|| std::env::var("WGPU_ADAPTER_NAME").ok())
+        .filter(|n| !n.is_empty());
+    found
+        .iter()
+        .map(|a| {
+            let info = a.get_info();
+            let features = a.features();
+            let limits = a.limits();
+            let picked = matches!(&chosen, Ok(c) if same_adapter(c, &info));
+            let not_picked = if picked {
+                None
+            } else if !backends.contains(wgpu::Backends::from(info.backend)) {
+                Some(format!(
+                    "its backend is not among {backends:?} (WGPU_BACKEND)"
+                ))
+            } else if let Some(n) = name
+                .as_ref()
+                .filter(|n| !info.name.to_lowercase().contains(&n.to_lowercase()))
+            {
+                Some(format!(
+                    "its name does not contain {n:?} (WGPU_ADAPTER_NAME)"
+                ))
+            } else {
+                Some(match &chosen {
+                    Ok(c) => format!("kiln picks {:?} ({}) before it", c.name, c.backend),
+                    Err(e) => format!("opening fails: {e}"),
+                })
+            };
+            AdapterSummary {
+                name: info.name.clone(),
+                backend: info.backend,
+                device_type: info.device_type,
+                driver: info.driver.clone(),
+                driver_info: info.driver_info.clone(),
+                shader_f16: features.contains(wgpu::Features::SHADER_F16),
+                timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+                max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+                max_buffer_size: limits.max_buffer_size,
+                max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+                max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+                picked,
+                not_picked,
+            }
+        })
+        .collect()
+}

@@ -19,7 +19,9 @@ mod pool;
 pub mod shader;
 pub mod storage;
 
-pub use adapter::{context, context_of, default_device, open, WgpuOptions};
+pub use adapter::{
+    adapters, context, context_of, default_device, open, AdapterSummary, WgpuOptions,
+};
 pub use context::{Access, Arg, CheckedLimits, Kernel, WgpuContext};
 pub use pool::Stats;
 pub use storage::WgpuStorage;
