@@ -5,6 +5,8 @@ use kiln::DeviceExt;
 use std::process::ExitCode;
 use std::time::Instant;
 
+mod trace;
+
 const USAGE: &str = "usage: kiln <demo|info>
   demo   ops on the GPU (or the CPU), a traced model's IR, a GPU-vs-CPU table
   info   what kiln finds on this machine";
@@ -124,6 +126,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") | None => demo(),
         Some("info") => info(),
+        Some("trace") => return trace::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
