@@ -159,7 +159,11 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> kiln::Result<f64> {
     let (a, b) = (a.to_f64_vec()?, b.to_f64_vec()?);
     Ok(a.iter()
         .zip(&b)
-        .map(|(x, y)| if x == y { 0.0 } else { (x - y).abs() })
+        .map(|(x, y)| match (x - y).abs() {
+            _ if x == y || (x.is_nan() && y.is_nan()) => 0.0,
+            d if d.is_nan() => f64::INFINITY,
+            d => d,
+        })
         .fold(0.0, f64::max))
 }
 
@@ -202,8 +206,10 @@ fn trace(args: &[String]) -> Result<(), Failure> {
     let d_new = max_abs_diff(&replayed[0], &eager)?;
     let d_same = max_abs_diff(&graph.run(std::slice::from_ref(&x))?[0], &outs[0])?;
     let d = d_new.max(d_same);
-    println!("replay vs eager on {dev}: max abs difference {d:e}");
-    if d != 0.0 {
+    if d == 0.0 {
+        println!("replay vs eager on {dev}: max abs difference 0");
+    } else {
+        println!("replay vs eager on {dev}: max abs difference {d:e}");
         return Err(Failure::Run(format!(
             "the replayed graph differs from the eager run by up to {d:e}"
         )));

@@ -63,7 +63,7 @@ fn mlp_prints_ir_counts_and_writes_dot_and_json() {
     assert_eq!(count("kiln::linear").as_deref(), Some("3"), "{stdout}");
     assert_eq!(count("kiln::relu").as_deref(), Some("2"), "{stdout}");
     assert_eq!(count("prim::Constant").as_deref(), Some("6"), "{stdout}");
-    assert!(stdout.contains("max abs difference 0e0"), "{stdout}");
+    assert!(stdout.contains("max abs difference 0\n"), "{stdout}");
     assert!(stdout.contains("replay equals the eager run"), "{stdout}");
     let d = std::fs::read_to_string(&dot).unwrap();
     assert!(
