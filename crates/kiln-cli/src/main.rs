@@ -10,6 +10,7 @@ mod bench;
 mod demo;
 mod info;
 mod svg;
+mod trace;
 
 use args::CliError;
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ commands:
   demo    ops on the GPU (or the CPU), a traced model's IR, a GPU-vs-CPU table
   info    the CPU and every GPU adapter wgpu finds, and which one kiln picks
   bench   ops on the CPU and the GPU side by side: medians, rates, speed-ups
+  trace   trace a model (mlp, cnn, transformer): IR, node counts, DOT/JSON/SVG, replay check
 
 `kiln <command> --help` describes a command's options.";
 
@@ -54,14 +56,13 @@ fn main() -> ExitCode {
         Some("demo") => demo::run(rest),
         Some("info") => info::run(rest),
         Some("bench") => bench::run(rest),
-        // Further subcommands hook in here, one line each, e.g. `kiln trace`
-        // (trace.rs): Some("trace") => trace::run(rest),
+        Some("trace") => trace::run(rest),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
         }
         Some(other) => Err(CliError::Usage(format!(
-            "unknown command {other:?}; the commands are demo, info, bench (see `kiln --help`)"
+            "unknown command {other:?}; the commands are demo, info, bench, trace (see `kiln --help`)"
         ))),
     };
     match result {
