@@ -551,8 +551,10 @@ fn fmt_x(x: Option<f64>) -> String {
     }
 }
 
-/// Prints `rows` as a markdown table with aligned columns.
-fn print_table(header: &[&str], rows: &[Vec<String>]) {
+/// Prints `rows` as a markdown table with aligned columns: the columns in
+/// `text` left-aligned, the others (numbers) right-aligned.
+fn print_table(header: &[&str], rows: &[Vec<String>], text: &[usize]) {
+    let left = |i: usize| text.contains(&i);
     let mut w: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -566,7 +568,7 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) {
             .map(|(i, c)| {
                 let pad = w[i] - c.chars().count();
                 // text columns left, numbers right
-                if i < 3 || i == cells.len() - 1 {
+                if left(i) {
                     format!("{c}{}", " ".repeat(pad))
                 } else {
                     format!("{}{c}", " ".repeat(pad))
@@ -580,7 +582,7 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) {
         "|{}|",
         w.iter()
             .enumerate()
-            .map(|(i, n)| if i < 3 || i == w.len() - 1 {
+            .map(|(i, n)| if left(i) {
                 format!(":{}", "-".repeat(n + 1))
             } else {
                 format!("{}:", "-".repeat(n + 1))
@@ -732,6 +734,7 @@ pub fn run(args: &[String]) -> CliResult {
             "note",
         ],
         &table,
+        &[0, 1, 2, 10],
     );
     println!(
         "\nGPU ms: the op, then synchronize(); GPU+read ms: the op and its result read back.\n\
@@ -752,7 +755,6 @@ pub fn run(args: &[String]) -> CliResult {
                     .map(|t| t.pipelines.to_string())
                     .unwrap_or_else(|| "—".into()),
                 fmt_ms(r.gpu.map(|t| t.kernel_ms)),
-                String::new(),
             ]
         })
         .collect();
@@ -767,9 +769,9 @@ pub fn run(args: &[String]) -> CliResult {
                 "GPU first",
                 "pipelines compiled",
                 "GPU warm",
-                "",
             ],
             &first,
+            &[0, 1, 2],
         );
     }
 
