@@ -196,7 +196,7 @@ pub(crate) fn print_tables(rows: &[Row]) {
             "note",
         ],
         &table,
-        &[0, 1, 2, 10],
+        &[0, 1, 2, 8, 10],
     );
     println!(
         "\nGPU ms: the op, then synchronize(); GPU+read ms: the op and its result read back.\n\
