@@ -4,10 +4,10 @@
 
 use crate::args::{parse, usage, CliError, CliResult, Flag, Parsed};
 use crate::info::{cpu_line, LAVAPIPE_HINT};
+use crate::report::{self, Progress};
 use crate::svg;
 use kiln::{op, DType, Device, DeviceExt, DispatchKey, Dispatcher, OpId, Tensor};
 use std::fs::File;
-use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
 pub const USAGE: &str = "usage: kiln bench [--ops LIST] [--sizes LIST] [--dtype f32|f16|bf16]
@@ -95,13 +95,13 @@ const ALL: [Bench; 10] = [
 
 /// What a row's rate counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Unit {
+pub(crate) enum Unit {
     Gflops,
     Gbytes,
 }
 
 impl Unit {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Unit::Gflops => "GFLOP/s",
             Unit::Gbytes => "GB/s",
@@ -316,36 +316,38 @@ fn config(p: &Parsed) -> Result<Config, CliError> {
 }
 
 /// One op at one size.
-struct Row {
-    op: &'static str,
-    shape: String,
-    dtype: DType,
-    unit: Unit,
-    work: f64,
-    cpu: Option<Timing>,
-    gpu: Option<GpuTiming>,
-    note: String,
+pub(crate) struct Row {
+    pub op: &'static str,
+    pub shape: String,
+    pub dtype: DType,
+    pub unit: Unit,
+    pub work: f64,
+    pub cpu: Option<Timing>,
+    pub gpu: Option<GpuTiming>,
+    pub note: String,
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Timing {
-    first_ms: f64,
-    median_ms: f64,
+pub(crate) struct Timing {
+    pub first_ms: f64,
+    pub median_ms: f64,
 }
 
 #[derive(Debug, Clone, Copy)]
-struct GpuTiming {
-    first_ms: f64,
-    pipelines: u64,
-    kernel_ms: f64,
-    readback_ms: f64,
+pub(crate) struct GpuTiming {
+    pub first_ms: f64,
+    pub pipelines: u64,
+    pub kernel_ms: f64,
+    pub readback_ms: f64,
 }
 
 impl Row {
-    fn rate(&self, ms: f64) -> f64 {
+    /// GFLOP/s or GB/s at `ms` per call.
+    pub(crate) fn rate(&self, ms: f64) -> f64 {
         self.work / (ms * 1e-3) / 1e9
     }
-    fn speedup(&self) -> Option<f64> {
+    /// CPU median / GPU kernel median.
+    pub(crate) fn speedup(&self) -> Option<f64> {
         Some(self.cpu?.median_ms / self.gpu?.kernel_ms)
     }
 }
@@ -477,160 +479,6 @@ fn run_row(b: Bench, n: usize, cfg: &Config, gpu: Option<Device>) -> Row {
     row
 }
 
-/// A progress bar on stderr, drawn only when stderr is a terminal.
-struct Progress {
-    on: bool,
-    total: usize,
-    done: usize,
-}
-
-impl Progress {
-    fn new(total: usize) -> Self {
-        Progress {
-            on: std::io::stderr().is_terminal(),
-            total,
-            done: 0,
-        }
-    }
-
-    fn show(&self, label: &str) {
-        if !self.on {
-            return;
-        }
-        const W: usize = 30;
-        let filled = W * self.done / self.total.max(1);
-        let mut e = std::io::stderr().lock();
-        let _ = write!(
-            e,
-            "\r[{}{}] {}/{} {:<40}",
-            "#".repeat(filled),
-            ".".repeat(W - filled),
-            self.done,
-            self.total,
-            label
-        );
-        let _ = e.flush();
-    }
-
-    fn step(&mut self) {
-        self.done += 1;
-    }
-
-    fn finish(&self) {
-        if self.on {
-            let mut e = std::io::stderr().lock();
-            let _ = write!(e, "\r{:<80}\r", "");
-            let _ = e.flush();
-        }
-    }
-}
-
-fn fmt_ms(ms: Option<f64>) -> String {
-    match ms {
-        None => "—".into(),
-        Some(v) if v >= 100.0 => format!("{v:.0}"),
-        Some(v) if v >= 1.0 => format!("{v:.2}"),
-        Some(v) => format!("{v:.3}"),
-    }
-}
-
-fn fmt_rate(r: Option<f64>) -> String {
-    match r {
-        None => "—".into(),
-        Some(v) if v >= 10.0 => format!("{v:.1}"),
-        Some(v) => format!("{v:.3}"),
-    }
-}
-
-fn fmt_x(x: Option<f64>) -> String {
-    match x {
-        None => "—".into(),
-        Some(v) if v >= 10.0 => format!("{v:.1}x"),
-        Some(v) if v >= 0.1 => format!("{v:.2}x"),
-        Some(v) => format!("{v:.4}x"),
-    }
-}
-
-/// Prints `rows` as a markdown table with aligned columns.
-fn print_table(header: &[&str], rows: &[Vec<String>]) {
-    let mut w: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            w[i] = w[i].max(c.chars().count());
-        }
-    }
-    let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let pad = w[i] - c.chars().count();
-                // text columns left, numbers right
-                if i < 3 || i == cells.len() - 1 {
-                    format!("{c}{}", " ".repeat(pad))
-                } else {
-                    format!("{}{c}", " ".repeat(pad))
-                }
-            })
-            .collect();
-        println!("| {} |", padded.join(" | "));
-    };
-    line(header.iter().map(|s| s.to_string()).collect());
-    println!(
-        "|{}|",
-        w.iter()
-            .enumerate()
-            .map(|(i, n)| if i < 3 || i == w.len() - 1 {
-                format!(":{}", "-".repeat(n + 1))
-            } else {
-                format!("{}:", "-".repeat(n + 1))
-            })
-            .collect::<Vec<_>>()
-            .join("|")
-    );
-    for r in rows {
-        line(r.clone());
-    }
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-fn write_csv(f: &mut File, rows: &[Row]) -> std::io::Result<()> {
-    writeln!(
-        f,
-        "op,shape,dtype,cpu_ms,gpu_kernel_ms,gpu_readback_ms,unit,cpu_rate,gpu_rate,speedup,\
-         cpu_first_ms,gpu_first_ms,gpu_pipelines_compiled,note"
-    )?;
-    let num = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
-    for r in rows {
-        let fields = [
-            r.op.to_string(),
-            r.shape.clone(),
-            r.dtype.to_string(),
-            num(r.cpu.map(|t| t.median_ms)),
-            num(r.gpu.map(|t| t.kernel_ms)),
-            num(r.gpu.map(|t| t.readback_ms)),
-            r.unit.name().to_string(),
-            num(r.cpu.map(|t| r.rate(t.median_ms))),
-            num(r.gpu.map(|t| r.rate(t.kernel_ms))),
-            num(r.speedup()),
-            num(r.cpu.map(|t| t.first_ms)),
-            num(r.gpu.map(|t| t.first_ms)),
-            r.gpu.map(|t| t.pipelines.to_string()).unwrap_or_default(),
-            r.note.clone(),
-        ];
-        let line: Vec<String> = fields.iter().map(|s| csv_field(s)).collect();
-        writeln!(f, "{}", line.join(","))?;
-    }
-    f.flush()
-}
-
 /// The GPU to run on, or why there is none.
 fn open_gpu(which: Which) -> Result<Option<Device>, CliError> {
     if which == Which::Cpu {
@@ -699,82 +547,11 @@ pub fn run(args: &[String]) -> CliResult {
     }
     progress.finish();
 
-    let table: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.op.to_string(),
-                r.shape.clone(),
-                r.dtype.to_string(),
-                fmt_ms(r.cpu.map(|t| t.median_ms)),
-                fmt_ms(r.gpu.map(|t| t.kernel_ms)),
-                fmt_ms(r.gpu.map(|t| t.readback_ms)),
-                fmt_rate(r.cpu.map(|t| r.rate(t.median_ms))),
-                fmt_rate(r.gpu.map(|t| r.rate(t.kernel_ms))),
-                r.unit.name().to_string(),
-                fmt_x(r.speedup()),
-                r.note.clone(),
-            ]
-        })
-        .collect();
-    print_table(
-        &[
-            "op",
-            "shape",
-            "dtype",
-            "CPU ms",
-            "GPU ms",
-            "GPU+read ms",
-            "CPU rate",
-            "GPU rate",
-            "unit",
-            "GPU/CPU",
-            "note",
-        ],
-        &table,
-    );
-    println!(
-        "\nGPU ms: the op, then synchronize(); GPU+read ms: the op and its result read back.\n\
-         GPU/CPU: CPU ms / GPU ms (above 1: the GPU is faster)."
-    );
-
-    let first: Vec<Vec<String>> = rows
-        .iter()
-        .filter(|r| r.cpu.is_some() || r.gpu.is_some())
-        .map(|r| {
-            vec![
-                r.op.to_string(),
-                r.shape.clone(),
-                r.dtype.to_string(),
-                fmt_ms(r.cpu.map(|t| t.first_ms)),
-                fmt_ms(r.gpu.map(|t| t.first_ms)),
-                r.gpu
-                    .map(|t| t.pipelines.to_string())
-                    .unwrap_or_else(|| "—".into()),
-                fmt_ms(r.gpu.map(|t| t.kernel_ms)),
-                String::new(),
-            ]
-        })
-        .collect();
-    if !first.is_empty() {
-        println!("\nFirst use (the warm-up call: pipeline compiles and first dispatch), ms:\n");
-        print_table(
-            &[
-                "op",
-                "shape",
-                "dtype",
-                "CPU first",
-                "GPU first",
-                "pipelines compiled",
-                "GPU warm",
-                "",
-            ],
-            &first,
-        );
-    }
+    report::print_tables(&rows);
 
     if let Some((path, f)) = cfg.csv.as_mut() {
-        write_csv(f, &rows).map_err(|e| CliError::Run(format!("bench: writing {path:?}: {e}")))?;
+        report::write_csv(f, &rows)
+            .map_err(|e| CliError::Run(format!("bench: writing {path:?}: {e}")))?;
         println!("\nwrote {path}");
     }
     if let Some((path, f)) = cfg.svg.take() {
@@ -810,12 +587,5 @@ mod tests {
         assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
         assert_eq!(median(vec![7.0]), 7.0);
-    }
-
-    #[test]
-    fn csv_quotes_commas() {
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("x\"y"), "\"x\"\"y\"");
-        assert_eq!(csv_field("plain"), "plain");
     }
 }

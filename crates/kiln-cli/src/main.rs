@@ -9,6 +9,7 @@ mod args;
 mod bench;
 mod demo;
 mod info;
+mod report;
 mod svg;
 mod trace;
 
