@@ -17,13 +17,15 @@
 //   info[26] bias offset  info[27] bias stride
 //   info[28] O (output channels)                info[29] blocks (groups * per group)
 //
-// One workgroup covers CWG output positions (oh, ow) of one sample and one
-// block of OB output channels of one group, so that the channel block, and
-// every weight index, is uniform over the workgroup: on a CPU-like device
-// (lavapipe) weight loads are then scalar loads, and only input loads
-// gather. Each invocation keeps OB f32 sums; a block past its group's
-// channels reloads the group's last weight row and stores nothing there.
-// Floats accumulate in f32 (as the CPU backend) and round once when stored.
+// One workgroup covers CWG runs of PW = 4 neighbouring outputs along a
+// row (a run ends at its row's end) of one sample, and one block of OB
+// output channels of one group, so that the channel block, and every
+// weight index, is uniform over the workgroup. Each invocation keeps
+// OB x PW f32 sums (register blocking: per kernel tap, PW input and OB
+// weight loads feed OB x PW multiply-adds; no shared memory, no barriers,
+// which are costly on lavapipe). A block past its group's channels reloads
+// the group's last weight row and stores nothing there. Floats accumulate
+// in f32 (as the CPU backend) and round once when stored.
 //
 // The host fills in DST and STORE (output array type and store function:
 // f32, or f16 with SHADER_F16; packed dtypes are written as f32 and cast
@@ -43,6 +45,7 @@
 //#chunk conv
 const CWG: u32 = 64u;
 const OB: u32 = {{OB}}u;
+const PW: u32 = 4u;
 
 @group(0) @binding(1) var<storage, read_write> dst: array<{{DST}}>;
 @group(0) @binding(2) var<storage, read> x: array<{{SRC}}>;
@@ -53,6 +56,12 @@ fn load_x(j: u32) -> f32 {
 }
 fn load_w(j: u32) -> f32 {
     return {{LOAD_W}};
+}
+
+// Input element iw of the row at xr, 0 in the padding. The load itself
+// stays inside the row (the clamp), so it needs no branch.
+fn x_at(xr: u32, iw: u32, xsw: u32, wd: u32) -> f32 {
+    return select(0.0, load_x(xr + min(iw, max(wd, 1u) - 1u) * xsw), iw < wd);
 }
 
 @compute @workgroup_size(64)
@@ -75,39 +84,53 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let o0 = g * og + j0;
     let o_last = g * og + og - 1u;
     let cg = info[4];
+    // this invocation's PW outputs: row oh, columns ow0 .. ow0 + PW
+    let quads = (wo + PW - 1u) / PW;
     let p = tile * CWG + lid;
-    if (gw >= info[0] || p >= ho * wo) {
+    if (gw >= info[0] || p >= ho * quads) {
         return;
     }
-    let oh = p / wo;
-    let ow = p % wo;
+    let oh = p / quads;
+    let ow0 = (p % quads) * PW;
     let kh = info[6];
     let kw = info[7];
+    let sw = info[9];
+    let dh = info[12];
+    let dw = info[13];
     let h = info[14];
     let wd = info[15];
+    let xsc = info[18];
+    let xsh = info[19];
+    let xsw = info[20];
+    let wso = info[22];
+    let wsc = info[23];
+    let wsh = info[24];
+    let wsw = info[25];
     let ih0 = oh * info[8] - info[10];
-    let iw0 = ow * info[9] - info[11];
-    var acc: array<f32, OB>;
+    let iw0 = ow0 * sw - info[11];
+    let xn = info[16] + n * info[17] + g * cg * xsc;
+    var acc: array<vec4<f32>, OB>;
     for (var c = 0u; c < cg; c++) {
-        let xc = info[16] + n * info[17] + (g * cg + c) * info[18];
-        let wc = info[21] + c * info[23];
+        let xc = xn + c * xsc;
+        let wc = info[21] + c * wsc;
         for (var ki = 0u; ki < kh; ki++) {
-            let ih = ih0 + ki * info[12];
+            let ih = ih0 + ki * dh;
             if (ih >= h) {
                 continue;
             }
-            let xr = xc + ih * info[19];
-            let wr = wc + ki * info[24];
+            let xr = xc + ih * xsh;
+            let wr = wc + ki * wsh;
             for (var kj = 0u; kj < kw; kj++) {
-                let iw = iw0 + kj * info[13];
-                if (iw >= wd) {
-                    continue;
-                }
-                let v = load_x(xr + iw * info[20]);
-                let wk = wr + kj * info[25];
+                let iw = iw0 + kj * dw;
+                let v = vec4<f32>(
+                    x_at(xr, iw, xsw, wd),
+                    x_at(xr, iw + sw, xsw, wd),
+                    x_at(xr, iw + 2u * sw, xsw, wd),
+                    x_at(xr, iw + 3u * sw, xsw, wd),
+                );
+                let wk = wr + kj * wsw;
                 for (var j = 0u; j < OB; j++) {
-                    let o = min(o0 + j, o_last);
-                    acc[j] += v * load_w(wk + o * info[22]);
+                    acc[j] += v * load_w(wk + min(o0 + j, o_last) * wso);
                 }
             }
         }
@@ -117,7 +140,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var j = 0u; j < OB; j++) {
         if (j0 + j < og) {
             let o = o0 + j;
-            dst[(n * out_c + o) * plane + p] = {{STORE}}(acc[j] + bias_of(o));
+            let b = bias_of(o);
+            let at = (n * out_c + o) * plane + oh * wo + ow0;
+            for (var q = 0u; q < PW; q++) {
+                if (ow0 + q < wo) {
+                    dst[at + q] = {{STORE}}(acc[j][q] + b);
+                }
+            }
         }
     }
 }

@@ -122,8 +122,8 @@ const CASES: [Case; 7] = [
     ([3, 2, 5, 5], 3, [1, 1], [1, 1], [0, 0], [1, 1], 1),
     // 20 output channels: blocks of 8, the last one partial
     ([1, 3, 10, 9], 20, [2, 3], [3, 2], [1, 1], [2, 1], 1),
-    // more than 64 output positions: several tiles
-    ([2, 2, 13, 11], 5, [3, 3], [1, 1], [1, 1], [1, 1], 1),
+    // more than 64 runs of 4 outputs (20 rows of 5): two tiles
+    ([2, 2, 20, 17], 5, [3, 3], [1, 1], [1, 1], [1, 1], 1),
     ([2, 6, 6, 6], 9, [3, 3], [1, 1], [1, 1], [1, 1], 3),
 ];
 
@@ -184,6 +184,16 @@ fn conv2d_unbatched_zero_size_and_bigger() {
                     &what,
                     x.conv2d(&w, Some(&b), [1, 1], [1, 1], [1, 1], 1),
                     cpu(&x).conv2d(&cpu(&w), Some(&cpu(&b)), [1, 1], [1, 1], [1, 1], 1),
+                    tol(dt),
+                );
+            }
+            // an input of zero height or width: the output is all padding
+            for d in [[2, 3, 0, 4], [2, 3, 4, 0]] {
+                let x = input("sliced", d, dt, &dev, 1);
+                assert_same_outcome(
+                    &format!("conv2d {dt} x {d:?} padded on {dev}"),
+                    x.conv2d(&w, Some(&b), [1, 1], [2, 2], [1, 1], 1),
+                    cpu(&x).conv2d(&cpu(&w), Some(&cpu(&b)), [1, 1], [2, 2], [1, 1], 1),
                     tol(dt),
                 );
             }
@@ -527,9 +537,9 @@ fn conv2d_and_max_pool2d_spread_grids_over_two_dimensions() {
     let cpu = |t: &Tensor| t.to(&Device::Cpu).unwrap();
     let result = std::panic::catch_unwind(|| {
         for dt in [DType::F32, DType::BF16] {
-            // 3 samples x 2 channel blocks x 3 tiles of 64 positions: 18
-            // workgroups on a 5 x 4 grid, two of them past the end
-            let x = input("sliced", [3, 4, 12, 12], dt, &dev, 5);
+            // 7 samples x 2 channel blocks x 1 tile: 14 workgroups on a 5 x 3
+            // grid, one past the end (bf16: the cast after it, 14 more)
+            let x = input("sliced", [7, 4, 8, 8], dt, &dev, 5);
             let w = weight("permuted", [16, 4, 3, 3], dt, &dev);
             let b = bias(true, 16, dt, &dev);
             assert_same_outcome(
@@ -538,7 +548,7 @@ fn conv2d_and_max_pool2d_spread_grids_over_two_dimensions() {
                 cpu(&x).conv2d(&cpu(&w), Some(&cpu(&b)), [1, 1], [1, 1], [1, 1], 1),
                 tol(dt),
             );
-            // 3 * 4 * 11 * 11 = 1452 outputs: 6 workgroups of 256 on a 3 x 2
+            // 7 * 4 * 7 * 7 = 1372 outputs: 6 workgroups of 256 on a 3 x 2
             // grid (bf16: 3, two outputs per word)
             assert_same_outcome(
                 &format!("max_pool2d {dt} on a 4-wide grid"),
@@ -548,14 +558,14 @@ fn conv2d_and_max_pool2d_spread_grids_over_two_dimensions() {
             );
         }
         // over 2 x 2 workgroups: refused, naming the limit
-        let x = input("contiguous", [4, 3, 14, 14], DType::F32, &dev, 6);
+        let x = input("contiguous", [5, 3, 14, 14], DType::F32, &dev, 6);
         let w = weight("contiguous", [1, 3, 1, 1], DType::F32, &dev);
         set(Some(CheckedLimits {
             max_storage_buffer_binding_size: real.max_storage_buffer_binding_size,
             max_compute_workgroups_per_dimension: 2,
         }));
-        // conv2d: 4 samples x 1 block x 4 tiles = 16 workgroups; max_pool2d:
-        // 4 * 3 * 14 * 14 = 2352 outputs, 10 workgroups
+        // conv2d: 5 samples x 1 block x 1 tile = 5 workgroups; max_pool2d:
+        // 5 * 3 * 14 * 14 = 2940 outputs, 12 workgroups
         for r in [
             x.conv2d(&w, None, [1, 1], [0, 0], [1, 1], 1),
             x.max_pool2d([1, 1], None, [0, 0]),

@@ -3,9 +3,10 @@
 //! are read in place through their offsets and strides; the output is
 //! contiguous.
 //!
-//! conv2d is direct: a workgroup covers 64 output positions of one sample
-//! and one block of up to 8 output channels of one group, each invocation
-//! accumulating its block in f32 (Note [Conv info]). Outputs of packed
+//! conv2d is direct: a workgroup covers 64 runs of 4 outputs along a row
+//! of one sample and one block of up to 8 output channels of one group,
+//! each invocation accumulating its 4 x block outputs in f32 (Note [Conv
+//! info]). Outputs of packed
 //! dtypes (bf16, f16 without `SHADER_F16`) are written as f32 and cast by
 //! one elementwise dispatch, since neighbouring elements belong to
 //! different invocations. max_pool2d runs on the elementwise template, one
@@ -19,8 +20,10 @@ use crate::storage::WgpuStorage;
 use kiln_core::conv::{Conv2d, MaxPool2d};
 use kiln_core::{op, DType, DispatchKey, Dispatcher, Result, StackExt, StackResult, Tensor};
 
-/// Output positions per conv2d workgroup (`CWG` in conv.wgsl).
+/// Invocations per conv2d workgroup (`CWG` in conv.wgsl).
 const CWG: usize = 64;
+/// Neighbouring outputs along a row per conv2d invocation (`PW`).
+const PW: usize = 4;
 
 /// Output channels one conv2d invocation accumulates: up to 8, the
 /// group's channel count rounded up to a power of two below that.
@@ -53,7 +56,7 @@ fn conv2d(
     let og = cv.og();
     let ob = channel_block(og);
     let blocks = cv.groups * og.div_ceil(ob);
-    let tiles = cv.l().div_ceil(CWG);
+    let tiles = (cv.out[0] * cv.out[1].div_ceil(PW)).div_ceil(CWG);
     let groups_total = (cv.x[0] as u64) * (blocks as u64) * (tiles as u64);
     let wl = weight.layout();
     let mut info = vec![
