@@ -67,13 +67,16 @@ fn parse(args: &[String]) -> Result<Option<Options>, CliError> {
             ),
         ));
     }
-    let path = |name| p.value(name).map(PathBuf::from);
+    // created now, so an unwritable path is reported before any work
+    let path = |name| -> Result<Option<PathBuf>, CliError> {
+        Ok(p.output_file(name)?.map(|(path, _)| PathBuf::from(path)))
+    };
     Ok(Some(Options {
         model: model.to_string(),
         device: p.value("device").map(str::to_string),
-        dot: path("dot"),
-        json: path("json"),
-        svg: path("svg"),
+        dot: path("dot")?,
+        json: path("json")?,
+        svg: path("svg")?,
     }))
 }
 
@@ -93,7 +96,7 @@ fn device(name: Option<&str>) -> Result<Device, CliError> {
 fn write_file(path: &PathBuf, text: &str, what: &str) -> CliResult {
     std::fs::write(path, text).map_err(|e| {
         CliError::Usage(format!(
-            "cannot write the {what} to {}: {e}",
+            "trace: cannot write the {what} to {}: {e}",
             path.display()
         ))
     })?;
@@ -131,7 +134,7 @@ fn write_svg(path: &PathBuf, dot: &str) -> CliResult {
         let msg = String::from_utf8_lossy(&out.stderr);
         let first = msg.lines().next().unwrap_or("no message");
         return Err(CliError::Usage(format!(
-            "cannot write the SVG to {}: dot says: {first}",
+            "trace: cannot write the SVG to {}: dot says: {first}",
             path.display()
         )));
     }

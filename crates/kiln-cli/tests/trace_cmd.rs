@@ -178,7 +178,7 @@ fn bad_input_exits_2_with_one_line() {
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-        assert!(stderr.starts_with("kiln trace: "), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("kiln: trace: "), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
     let stderr = text(&kiln(&["trace", "--model", "resnet"]).stderr);
