@@ -222,6 +222,35 @@ impl ResultType {
     }
 }
 
+/// The result dtype of the elementwise unary op `op` (`neg`, `exp`, `gelu`,
+/// ...) on a `dt` tensor, by PyTorch's rules, shared by every backend:
+/// floats keep their dtype; on `i32`, `neg`, `abs` and `relu` stay `i32`,
+/// `gelu` and `silu` are refused (PyTorch implements them for floats only)
+/// and the others promote to `f32` (`torch.exp(int_tensor)` is float); every
+/// one of them refuses `bool`.
+pub fn unary_result_type(op: &'static str, dt: DType) -> crate::Result<DType> {
+    match (dt, op) {
+        (DType::Bool, "neg") => Err(crate::Error::dtype(
+            op,
+            dt,
+            "negation, the `-` operator, on a bool tensor is not supported; to invert a mask use `logical_not`",
+        )),
+        (DType::Bool, _) => Err(crate::Error::dtype(
+            op,
+            dt,
+            "cast the bool tensor to a floating dtype first",
+        )),
+        (DType::I32, "neg" | "abs" | "relu") => Ok(DType::I32),
+        (DType::I32, "gelu" | "silu") => Err(crate::Error::dtype(
+            op,
+            dt,
+            "defined for floating dtypes only, as in PyTorch; cast to f32 first",
+        )),
+        (DType::I32, _) => Ok(DType::F32),
+        (d, _) => Ok(d),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,34 +305,5 @@ mod tests {
             ResultType::new().tensor(F16, 0).tensor(F32, 0).finish(),
             F32
         );
-    }
-}
-
-/// The result dtype of the elementwise unary op `op` (`neg`, `exp`, `gelu`,
-/// ...) on a `dt` tensor, by PyTorch's rules, shared by every backend:
-/// floats keep their dtype; on `i32`, `neg`, `abs` and `relu` stay `i32`,
-/// `gelu` and `silu` are refused (PyTorch implements them for floats only)
-/// and the others promote to `f32` (`torch.exp(int_tensor)` is float); every
-/// one of them refuses `bool`.
-pub fn unary_result_type(op: &'static str, dt: DType) -> crate::Result<DType> {
-    match (dt, op) {
-        (DType::Bool, "neg") => Err(crate::Error::dtype(
-            op,
-            dt,
-            "negation, the `-` operator, on a bool tensor is not supported; to invert a mask use `logical_not`",
-        )),
-        (DType::Bool, _) => Err(crate::Error::dtype(
-            op,
-            dt,
-            "cast the bool tensor to a floating dtype first",
-        )),
-        (DType::I32, "neg" | "abs" | "relu") => Ok(DType::I32),
-        (DType::I32, "gelu" | "silu") => Err(crate::Error::dtype(
-            op,
-            dt,
-            "defined for floating dtypes only, as in PyTorch; cast to f32 first",
-        )),
-        (DType::I32, _) => Ok(DType::F32),
-        (d, _) => Ok(d),
     }
 }

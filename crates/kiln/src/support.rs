@@ -61,7 +61,7 @@ fn sample_arg(op: &str, arg: &Argument, dtype: DType, dev: &Device) -> Result<Op
         (_, _, BaseType::Float) => IValue::Float(1.0),
         (_, _, BaseType::Bool) => IValue::Bool(false),
         (_, _, BaseType::ScalarType) => IValue::DType(dtype),
-        (_, _, BaseType::Device) => IValue::Device(dev.clone()),
+        (_, _, BaseType::Device) => IValue::Device(*dev),
         (_, _, BaseType::Str) => IValue::Str(String::new()),
     };
     Ok(Some(v))
