@@ -12,7 +12,7 @@
 //! - `softmax_f32/1024x1024`: softmax over the last dim, waited for.
 //! - `chain100_f32/1024`: 100 dependent elementwise ops, then one read-back
 //!   (one submission on the GPU). Throughput in elements x ops, so per-op
-//!   cost is time / 100.
+//!   cost is time / 100; the host's share (encoding alone) is printed.
 //!
 //! Before each group's warm runs, the GPU row's first use (pipeline compile,
 //! first dispatch and the first allocation of its output buffers, waited
@@ -320,6 +320,19 @@ fn chain100(c: &mut Criterion) {
             "chain100_f32/1024/gpu: {} submission(s), {} dispatches per run",
             s1.submissions - s0.submissions,
             s1.dispatches - s0.dispatches
+        );
+        // the host's share: encoding the 100 ops, without submit and wait
+        let mut encode = Duration::ZERO;
+        for _ in 0..20 {
+            let t = Instant::now();
+            let y = chain(&gx0, &ga);
+            encode += t.elapsed();
+            sync(d);
+            black_box(y);
+        }
+        eprintln!(
+            "chain100_f32/1024/gpu: encoding alone {:.1} us per op",
+            encode.as_secs_f64() * 1e6 / 2000.0
         );
         let want = chain(&x0, &a).to_vec::<f32>().unwrap();
         assert!(
