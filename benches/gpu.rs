@@ -113,7 +113,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /// `a @ b` by [`NAIVE_MATMUL`] (square, contiguous, f32, n a multiple of 16).
 fn naive_matmul(a: &Tensor, b: &Tensor) -> Tensor {
     let n = a.shape()[0];
-    assert!(n % 16 == 0 && a.is_contiguous() && b.is_contiguous());
+    assert!(n.is_multiple_of(16) && a.is_contiguous() && b.is_contiguous());
     let sa = WgpuStorage::of("naive_matmul", a).unwrap();
     let sb = WgpuStorage::of("naive_matmul", b).unwrap();
     let ctx = sa.context().clone();
