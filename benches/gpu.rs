@@ -21,6 +21,12 @@
 //! (`MESA_SHADER_CACHE_DIR`; `MESA_SHADER_CACHE_DISABLE=true` turns it off)
 //! makes a "first" use in a later process cheaper than a truly cold one.
 //!
+//! On lavapipe the chain's time is mostly lavapipe's own per-dispatch
+//! hand-off to its worker threads (perf: scheduler and futex time), not
+//! kiln's encoding, which is printed apart; on a loaded machine
+//! `LP_NUM_THREADS=0` (run dispatches on the submitting thread) halved it
+//! here, at the cost of one core for the large kernels.
+//!
 //! `cargo bench -p kiln --bench gpu -- [filter]`. Without an adapter only
 //! the CPU rows run.
 
