@@ -7,14 +7,17 @@
 //   DST      dst's array element type (u32, or f16 with SHADER_F16)
 //   INPUTS   one `var<storage, read> srcK` per tensor input (binding 2+K)
 //   CT       the compute type of the result (f32, i32, bool, u32 raw)
-//   BODY     the loads and the op call that return element i
+//   BODY     the loads and the op call that return element i (on the
+//            vec4 path: component `comp` of vec4 i)
 //   STORE    the store function of dst's dtype (common.wgsl)
-// and picks the main chunk by how many elements one dst word holds.
+// and picks the main chunk by how many elements one dst word holds, or
+// main_vec4 for contiguous 4-byte operands (Note [Vector path] in
+// elementwise.rs): dst and every input are then array<vec4<u32>>.
 
 @group(0) @binding(1) var<storage, read_write> dst: array<{{DST}}>;
 {{INPUTS}}
 
-fn element(i: u32) -> {{CT}} {
+fn element(i: u32, comp: u32) -> {{CT}} {
 {{BODY}}
 }
 
@@ -26,7 +29,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i >= info[0]) {
         return;
     }
-    dst[i] = {{STORE}}(element(i));
+    dst[i] = {{STORE}}(element(i, 0u));
+}
+
+//#chunk main_vec4
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = invocation_index(wid, nwg, lid);
+    if (i >= info[0] / 4u) {
+        return;
+    }
+    dst[i] = vec4<u32>({{STORE}}(element(i, 0u)), {{STORE}}(element(i, 1u)),
+                       {{STORE}}(element(i, 2u)), {{STORE}}(element(i, 3u)));
 }
 
 //#chunk main_2
@@ -41,9 +56,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     var b: {{CT}};
     if (i + 1u < n) {
-        b = element(i + 1u);
+        b = element(i + 1u, 0u);
     }
-    dst[w] = {{STORE}}(element(i), b);
+    dst[w] = {{STORE}}(element(i, 0u), b);
 }
 
 //#chunk main_4
@@ -59,7 +74,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var v: array<{{CT}}, 4>;
     for (var j = 0u; j < 4u; j++) {
         if (i + j < n) {
-            v[j] = element(i + j);
+            v[j] = element(i + j, 0u);
         }
     }
     dst[w] = {{STORE}}(v[0], v[1], v[2], v[3]);

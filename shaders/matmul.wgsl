@@ -19,34 +19,16 @@
 //   CT                 the compute type (f32 or i32)
 //   LOAD_A, LOAD_B     element j of a / b, cast to the op's dtype, as CT
 //   STORE              the store function of dst's dtype
+// and picks the `strided` chunk, or `vec4` (Note [Matmul vec4 path] in
+// matmul.rs) where dst, a and b are all array<vec4<f32>>.
 
 @group(0) @binding(1) var<storage, read_write> dst: array<{{DST}}>;
 @group(0) @binding(2) var<storage, read> a: array<{{A}}>;
 @group(0) @binding(3) var<storage, read> b: array<{{B}}>;
 
-fn load_a(j: u32) -> {{CT}} {
-    return {{LOAD_A}};
-}
-fn load_b(j: u32) -> {{CT}} {
-    return {{LOAD_B}};
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let t = (wid.y * nwg.x + wid.x) * 64u + lid;
-    if (t >= info[0]) {
-        return;
-    }
+// The element offsets of a's and b's matrices for batch `batch`.
+fn batch_offsets(batch: u32) -> vec2<u32> {
     let nb = info[1];
-    let m = info[2];
-    let n = info[3];
-    let k = info[4];
-    let batch = t / info[6];
-    let r = t % info[6];
-    let i0 = (r / info[5]) * 4u;
-    let j0 = (r % info[5]) * 4u;
-
     var oa = info[11];
     var ob = info[12];
     var rem = batch;
@@ -62,6 +44,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         oa += idx * info[13u + nb + d];
         ob += idx * info[13u + 2u * nb + d];
     }
+    return vec2<u32>(oa, ob);
+}
+
+//#chunk strided
+fn load_a(j: u32) -> {{CT}} {
+    return {{LOAD_A}};
+}
+fn load_b(j: u32) -> {{CT}} {
+    return {{LOAD_B}};
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let t = (wid.y * nwg.x + wid.x) * 64u + lid;
+    if (t >= info[0]) {
+        return;
+    }
+    let m = info[2];
+    let n = info[3];
+    let k = info[4];
+    let batch = t / info[6];
+    let r = t % info[6];
+    let i0 = (r / info[5]) * 4u;
+    let j0 = (r % info[5]) * 4u;
+
+    let off = batch_offsets(batch);
+    let oa = off.x;
+    let ob = off.y;
     let ars = info[7];
     let acs = info[8];
     let brs = info[9];
@@ -103,6 +114,67 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             if (j0 + y < n) {
                 dst[base + i * n + j0 + y] = {{STORE}}(c[x][y]);
             }
+        }
+    }
+}
+
+//#chunk vec4
+// Contiguous f32 rows, k and n multiples of 4, offsets and batch strides
+// multiples of 4. A workgroup takes one block of four rows and 64
+// consecutive column blocks, one per invocation, so a's row addresses
+// depend on the workgroup alone: uniform loads, where per-invocation
+// addresses are gathers on a SIMD software rasteriser. Per step of four
+// along k, four vec4 loads of a (rows i0..i0+3) and four of b (rows q..q+3
+// at columns 4jb..4jb+3) feed 64 multiply-adds.
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let m = info[2];
+    let n = info[3];
+    let k4 = info[4] / 4u;
+    let n4 = n / 4u;
+    let chunks = (info[5] + 63u) / 64u;
+    let w = wid.y * nwg.x + wid.x;
+    let per_batch = (info[6] / info[5]) * chunks;
+    let batch = w / per_batch;
+    let r = w % per_batch;
+    let i0 = (r / chunks) * 4u;
+    let jb = (r % chunks) * 64u + lid;
+    if (jb >= info[5]) {
+        return;
+    }
+    let off = batch_offsets(batch) / 4u;
+    let ra = vec4<u32>(
+        off.x + min(i0, m - 1u) * k4,
+        off.x + min(i0 + 1u, m - 1u) * k4,
+        off.x + min(i0 + 2u, m - 1u) * k4,
+        off.x + min(i0 + 3u, m - 1u) * k4,
+    );
+    var c0 = vec4<f32>();
+    var c1 = vec4<f32>();
+    var c2 = vec4<f32>();
+    var c3 = vec4<f32>();
+    var pb = off.y + jb;
+    for (var q = 0u; q < k4; q++) {
+        let b0 = b[pb];
+        let b1 = b[pb + n4];
+        let b2 = b[pb + 2u * n4];
+        let b3 = b[pb + 3u * n4];
+        pb += 4u * n4;
+        let a0 = a[ra.x + q];
+        c0 += a0.x * b0 + a0.y * b1 + a0.z * b2 + a0.w * b3;
+        let a1 = a[ra.y + q];
+        c1 += a1.x * b0 + a1.y * b1 + a1.z * b2 + a1.w * b3;
+        let a2 = a[ra.z + q];
+        c2 += a2.x * b0 + a2.y * b1 + a2.z * b2 + a2.w * b3;
+        let a3 = a[ra.w + q];
+        c3 += a3.x * b0 + a3.y * b1 + a3.z * b2 + a3.w * b3;
+    }
+    var c = array<vec4<f32>, 4>(c0, c1, c2, c3);
+    let base = (batch * m * n) / 4u + jb;
+    for (var x = 0u; x < 4u; x++) {
+        if (i0 + x < m) {
+            dst[base + (i0 + x) * n4] = c[x];
         }
     }
 }

@@ -1,11 +1,15 @@
 // softmax / log_softmax of each row (Note [Row info] in reduce.wgsl, with
-// operand 1 the output): one pass folds a running max and the sum of
-// exp(x - max), rescaled when the max grows; the row's partials combine by
-// a tree; a second pass writes exp(x - max) / sum, or (x - max) - log(sum).
-// A NaN anywhere makes the row NaN and +inf does too, as on the CPU.
+// operand 1 the output). Each invocation first takes the max of its own
+// elements, then the sum of exp(x - that max) (one exp per element, no
+// branches in the loops); the row's (max, sum) partials combine by a tree,
+// rescaling sums to the larger max; a last pass writes exp(x - max) / sum,
+// or (x - max) - log(sum). A NaN anywhere makes the row NaN and +inf does
+// too, as on the CPU.
 //
 // The host fills in DST, STORE (dst's array type and store function), SRC
-// and LOAD (element j of src as f32), and LOG (true for log_softmax).
+// and LOAD (element j of src as f32), LOG (true for log_softmax), and IN /
+// OUT, the offset of element i within a row of src / dst: `i` when rows are
+// contiguous (Rows::contiguous_rows), else the stride walk `elem_off`.
 
 @group(0) @binding(1) var<storage, read_write> dst: array<{{DST}}>;
 @group(0) @binding(2) var<storage, read> src: array<{{SRC}}>;
@@ -31,18 +35,6 @@ fn rescale(s: f32, mo: f32, mn: f32) -> f32 {
     return s * exp(mo - mn);
 }
 
-fn ms_step(a: Ms, x: f32) -> Ms {
-    if (is_nan(x) || is_nan(a.m)) {
-        return Ms(nan_f32(), nan_f32());
-    }
-    if (x == -inf_f32()) {
-        // exp(-inf - max) adds nothing (a row of -inf ends as 0 / 0 = NaN)
-        return a;
-    }
-    let m = max(a.m, x);
-    return Ms(m, rescale(a.s, a.m, m) + exp(x - m));
-}
-
 fn ms_merge(a: Ms, b: Ms) -> Ms {
     if (is_nan(a.m) || is_nan(b.m)) {
         return Ms(nan_f32(), nan_f32());
@@ -62,8 +54,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let base = info[7] + row_off(0u, o);
     var acc = Ms(-inf_f32(), 0.0);
     if (o < rows) {
+        var mx = -inf_f32();
+        var nan = false;
         for (var i = lane; i < m; i += tpr) {
-            acc = ms_step(acc, load(base + elem_off(0u, i)));
+            let x = load(base + {{IN}});
+            nan = nan || is_nan(x);
+            mx = max(mx, x);
+        }
+        if (nan) {
+            acc = Ms(nan_f32(), nan_f32());
+        } else if (mx != -inf_f32()) {
+            // exp(-inf - mx) adds nothing; mx = +inf makes the sum NaN
+            var s = 0.0;
+            for (var i = lane; i < m; i += tpr) {
+                s += exp(load(base + {{IN}}) - mx);
+            }
+            acc = Ms(mx, s);
         }
     }
     shm[lid] = acc.m;
@@ -86,13 +92,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let lsum = log(sum);
     let obase = row_off(1u, o);
     for (var i = lane; i < m; i += tpr) {
-        let x = load(base + elem_off(0u, i));
+        let x = load(base + {{IN}});
         var y: f32;
         if ({{LOG}}) {
             y = (x - mx) - lsum;
         } else {
             y = exp(x - mx) * inv;
         }
-        dst[obase + elem_off(1u, i)] = {{STORE}}(y);
+        dst[obase + {{OUT}}] = {{STORE}}(y);
     }
 }

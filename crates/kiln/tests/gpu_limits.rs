@@ -51,7 +51,8 @@ fn limits_are_checked_and_grids_spread() {
         Err(kiln::Error::GpuLimit { .. })
     ));
 
-    // at most 5 workgroups per dimension: 5000 f32 need 20 (a 5 x 4 grid)
+    // at most 5 workgroups per dimension: an add of 5000 f32 needs 5 on the
+    // vec4 path; the bf16 copy of its transposed view below needs 10 (5 x 2)
     set(real.max_storage_buffer_binding_size, 5);
     let n = 5000usize;
     let host: Vec<f32> = (0..n).map(|i| i as f32).collect();
@@ -81,8 +82,8 @@ fn limits_are_checked_and_grids_spread() {
         .iter()
         .enumerate()
         .all(|(k, &v)| v == if k / 80 == k % 80 { 1.0 } else { 0.0 }));
-    // 28 workgroups do not fit 5 x 5
-    let big = kiln::zeros(&[7000], DType::F32, &Device::Cpu)
+    // 28 workgroups (of 256 vec4s) do not fit 5 x 5
+    let big = kiln::zeros(&[28000], DType::F32, &Device::Cpu)
         .unwrap()
         .to(&dev)
         .unwrap();
@@ -108,6 +109,6 @@ fn limits_are_checked_and_grids_spread() {
     );
     assert_eq!(
         big.add_scalar(1.0).unwrap().to_vec::<f32>().unwrap(),
-        vec![1.0; 7000]
+        vec![1.0; 28000]
     );
 }

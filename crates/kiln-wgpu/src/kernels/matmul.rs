@@ -6,13 +6,20 @@
 //! broadcast batch dims (stride 0) and transposed views; an operand of
 //! another dtype is cast to the promoted one as it is loaded, with the
 //! CPU's rounding. One invocation computes a 4x4 block of outputs in
-//! registers (`shaders/matmul.wgsl`). Outputs packed two per word (bf16, and
+//! registers (`shaders/matmul.wgsl`).
+//!
+//! Note [Matmul vec4 path]: when both operands are f32 with contiguous
+//! rows (column stride 1, row stride k / n), k and n are multiples of 4 and
+//! every offset and batch stride is too, the kernel reads a and b as
+//! `vec4<f32>` and writes dst the same way: 8 vector loads per 64
+//! multiply-adds instead of 32 scalar (gathered) loads. Transposed and
+//! other strided operands take the scalar kernel, still in place. Outputs packed two per word (bf16, and
 //! f16 on devices without `SHADER_F16`) are computed into an f32 tensor and
 //! cast, as the CPU does for bf16: a 4x4 block's words may straddle rows.
 
 use super::cast::cast;
 use super::elementwise::word;
-use crate::context::Access;
+use crate::context::{Access, Arg};
 use crate::shader::{self, compute_type, Repr, MATMUL};
 use crate::storage::WgpuStorage;
 use kiln_core::layout::broadcast_shapes;
@@ -137,13 +144,24 @@ pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         }
     }
 
+    let fours = |v: usize| v.is_multiple_of(4);
+    let vec4 = a.dtype() == DType::F32
+        && b.dtype() == DType::F32
+        && ma == [k, 1]
+        && mb == [n, 1]
+        && fours(k)
+        && fours(n)
+        && fours(la.offset())
+        && fours(lb.offset())
+        && la.strides().iter().chain(lb.strides()).all(|&s| fours(s));
     let (ra, rbr) = (Repr::new(a.dtype(), native), Repr::new(b.dtype(), native));
     let acc_repr = Repr::new(acc_dt, native);
     let key = format!(
-        "matmul:{}x{}->{dt}->{acc_dt}:{}",
+        "matmul:{}x{}->{dt}->{acc_dt}:{}:{}",
         a.dtype(),
         b.dtype(),
-        if native { "f16" } else { "packed" }
+        if native { "f16" } else { "packed" },
+        if vec4 { "vec4" } else { "strided" }
     );
     let load = |r: Repr, buf: &str| {
         format!(
@@ -155,12 +173,21 @@ pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     };
     let access = [Access::ReadWrite, Access::Read, Access::Read];
     let kernel = ctx.kernel(&key, &access, || {
+        let (main, elems) = if vec4 {
+            ("vec4", ["vec4<f32>"; 3])
+        } else {
+            (
+                "strided",
+                [acc_repr.array_elem(), ra.array_elem(), rbr.array_elem()],
+            )
+        };
+        let template = format!("{}{}", shader::head(MATMUL), shader::chunk(MATMUL, main));
         let src = shader::fill(
-            MATMUL,
+            &template,
             &[
-                ("DST", acc_repr.array_elem()),
-                ("A", ra.array_elem()),
-                ("B", rbr.array_elem()),
+                ("DST", elems[0]),
+                ("A", elems[1]),
+                ("B", elems[2]),
                 ("CT", compute_type(dt)),
                 ("LOAD_A", &load(ra, "a")),
                 ("LOAD_B", &load(rbr, "b")),
@@ -170,8 +197,21 @@ pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         shader::module(native, &[&src])
     })?;
     let (sta, stb) = (WgpuStorage::of("matmul", a)?, WgpuStorage::of("matmul", b)?);
-    let args = [WgpuStorage::of("matmul", &out)?.arg(), sta.arg(), stb.arg()];
-    ctx.dispatch("matmul", &kernel, &info, &args, (total as u64).div_ceil(WG))?;
+    let mut args = [WgpuStorage::of("matmul", &out)?.arg(), sta.arg(), stb.arg()];
+    if vec4 {
+        // whole vec4s, at least one: pool buffers are multiples of 16 bytes
+        args = args.map(|a| Arg {
+            bytes: a.bytes.max(16).next_multiple_of(16),
+            ..a
+        });
+    }
+    let groups = if vec4 {
+        // a workgroup per row block and 64 column blocks (matmul.wgsl)
+        (nbatch * rb) as u64 * (cb as u64).div_ceil(WG)
+    } else {
+        (total as u64).div_ceil(WG)
+    };
+    ctx.dispatch("matmul", &kernel, &info, &args, groups)?;
     if acc_dt == dt {
         Ok(out)
     } else {

@@ -75,6 +75,12 @@ impl Rows {
         (1usize << (usize::BITS - 1 - per.leading_zeros())).min(RWG)
     }
 
+    /// Whether each row is one run of consecutive elements in every operand
+    /// (a kernel may then index `row start + i` without the stride walk).
+    pub fn contiguous_rows(&self) -> bool {
+        self.red.len() == 1 && self.red_strides.iter().all(|s| s[0] == 1)
+    }
+
     /// Workgroups to dispatch.
     pub fn groups(&self) -> u64 {
         self.rows.div_ceil(RWG / self.tpr()) as u64

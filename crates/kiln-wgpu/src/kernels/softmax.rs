@@ -40,10 +40,17 @@ fn softmax(t: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
         t.layout().offset(),
     );
     let (in_repr, out_repr) = (Repr::new(dt, native), Repr::new(wdt, native));
+    let contiguous = rows.contiguous_rows();
     let key = format!(
-        "{name}:{dt}>{wdt}:{}",
-        if native { "f16" } else { "packed" }
+        "{name}:{dt}>{wdt}:{}:{}",
+        if native { "f16" } else { "packed" },
+        if contiguous { "rows" } else { "strided" }
     );
+    let (at_in, at_out) = if contiguous {
+        ("i", "i")
+    } else {
+        ("elem_off(0u, i)", "elem_off(1u, i)")
+    };
     let kernel = ctx.kernel(&key, &[Access::ReadWrite, Access::Read], || {
         let body = shader::fill(
             SOFTMAX,
@@ -53,6 +60,8 @@ fn softmax(t: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
                 ("SRC", in_repr.array_elem()),
                 ("LOAD", &in_repr.load("src", "j")),
                 ("LOG", if log { "true" } else { "false" }),
+                ("IN", at_in),
+                ("OUT", at_out),
             ],
         );
         shader::module(native, &[shader::head(REDUCE), &body])
