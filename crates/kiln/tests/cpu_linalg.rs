@@ -318,3 +318,92 @@ fn matmul_reads_transposed_views_in_place() {
     assert_eq!(got.to_vec::<f32>().unwrap(), want.to_vec::<f32>().unwrap());
     let _: &Tensor = &got;
 }
+
+/// `linear(x, w, b) = x @ w^T + b` in f64, `x` as `[m, k]` rows.
+fn ref_linear(x: &[f64], w: &[f64], b: Option<&[f64]>, m: usize, k: usize, n: usize) -> Vec<f64> {
+    let mut out = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let dot: f64 = (0..k).map(|q| x[i * k + q] * w[j * k + q]).sum();
+            out[i * n + j] = dot + b.map_or(0.0, |b| b[j]);
+        }
+    }
+    out
+}
+
+#[test]
+fn linear_matches_the_reference_for_every_layout_of_its_operands() {
+    // The CPU fuses the bias into its f32 GEMM when the rows of `x` flatten
+    // without a copy, and runs matmul + add otherwise: both paths, every
+    // dtype, 2-D and 3-D inputs, weight and bias as views.
+    let (k, n) = (24, 10);
+    for dev in devices() {
+        for dtype in [DType::F32, DType::F16, DType::BF16] {
+            let (atol, rtol) = matmul_tolerance(dtype);
+            for lead in [vec![6usize], vec![2, 3]] {
+                let mut xs = lead.clone();
+                xs.push(k);
+                let m: usize = lead.iter().product();
+                for x in layouts(&xs, dtype, &dev, 21, -1.0, 1.0).unwrap() {
+                    // w as stored [n, k], and as the transpose of a [k, n] tensor
+                    let wv = values(n * k, 22, dtype, -1.0, 1.0);
+                    let w_plain = tensor_of(&wv, &[n, k], dtype, &dev).unwrap();
+                    let wt_vals: Vec<f64> = (0..k * n).map(|i| wv[(i % n) * k + i / n]).collect();
+                    let w_view = tensor_of(&wt_vals, &[k, n], dtype, &dev)
+                        .unwrap()
+                        .t()
+                        .unwrap();
+                    // bias contiguous, strided (every other element), or none
+                    let bv = values(n, 23, dtype, -1.0, 1.0);
+                    let b2: Vec<f64> = bv.iter().flat_map(|&v| [v, 9.0]).collect();
+                    let b_strided = tensor_of(&b2, &[2 * n], dtype, &dev)
+                        .unwrap()
+                        .slice_step(0, 0, 2 * n as i64, 2)
+                        .unwrap();
+                    let biases = [
+                        Some(tensor_of(&bv, &[n], dtype, &dev).unwrap()),
+                        Some(b_strided),
+                        None,
+                    ];
+                    for w in [&w_plain, &w_view] {
+                        for b in &biases {
+                            let what = format!(
+                                "linear {dtype} x {} {xs:?}, w strides {:?}, bias {:?} on {dev}",
+                                x.layout,
+                                w.strides(),
+                                b.as_ref().map(|b| b.strides().to_vec())
+                            );
+                            let y = x
+                                .tensor
+                                .linear(w, b.as_ref())
+                                .unwrap_or_else(|e| panic!("{what}: {e}"));
+                            let mut ys = lead.clone();
+                            ys.push(n);
+                            assert_eq!((y.shape(), y.dtype()), (&ys[..], dtype), "{what}");
+                            let want: Vec<f64> =
+                                ref_linear(&x.values, &wv, b.as_ref().map(|_| &bv[..]), m, k, n)
+                                    .into_iter()
+                                    .map(|v| round_to(v, dtype))
+                                    .collect();
+                            assert_close(&what, &y.to_f64_vec().unwrap(), &want, atol, rtol);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn linear_refuses_bad_shapes_naming_the_op() {
+    let dev = Device::Cpu;
+    let x = kiln::zeros(&[4, 3], DType::F32, &dev).unwrap();
+    let w3 = kiln::zeros(&[2, 3, 1], DType::F32, &dev).unwrap();
+    let w = kiln::zeros(&[5, 3], DType::F32, &dev).unwrap();
+    let bad_k = kiln::zeros(&[5, 4], DType::F32, &dev).unwrap();
+    let bad_b = kiln::zeros(&[4], DType::F32, &dev).unwrap();
+    assert!(matches!(x.linear(&w3, None), Err(Error::Shape { op, .. }) if op == "linear"));
+    assert!(matches!(x.linear(&bad_k, None), Err(Error::Shape { .. })));
+    assert!(x.linear(&w, Some(&bad_b)).is_err());
+    assert_eq!(x.linear(&w, None).unwrap().shape(), &[4, 5]);
+}

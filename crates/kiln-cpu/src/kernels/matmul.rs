@@ -7,17 +7,18 @@
 //! copy) and each batch through its own storage offset, with stride 0 for
 //! a broadcast batch dim.
 //!
-//! Kernels: f32 on `matrixmultiply`'s sgemm (measured at 1024 x 1024: as
-//! fast as `gemm`'s f32 kernel on a quiet machine, about 12% faster on a
-//! busy one; see the `matmul` bench); f16 on `gemm`'s f16 kernel, which
-//! packs to f32 and accumulates in f32, rounding to f16 once per depth
-//! block of a few hundred; bf16, which neither crate has, is converted to
-//! f32, multiplied, and rounded once; i32 is a plain wrapping loop, as
-//! PyTorch's integer matmul on CPU.
+//! Kernels: f32 on `gemm`'s f32 kernel (at 64 x 512 x 512, the MLP
+//! layer of the `model` bench, it took 330-370 us against 420-570 us for
+//! `matrixmultiply` split over rayon rows; at 1024 the two were even);
+//! f16 on `gemm`'s f16 kernel, which packs to f32 and accumulates in f32,
+//! rounding to f16 once per depth block of a few hundred; bf16, which
+//! neither crate has, is converted to f32, multiplied, and rounded once;
+//! i32 is a plain wrapping loop, as PyTorch's integer matmul on CPU.
+//! `linear` on f32 adds its bias inside the GEMM (Note [Fused f32 linear]).
 //!
 //! Threads: many small products run in parallel over the batch. One big
-//! product runs on `gemm`'s own threads (f16), or is split into blocks of
-//! rows over rayon (f32, i32), each block one single-threaded product.
+//! product runs on `gemm`'s own threads (f32, f16), or is split into
+//! blocks of rows over rayon (i32), each block one single-threaded product.
 
 use crate::elem::Elem;
 use crate::iter::{walk, Operand, GRAIN};
@@ -27,8 +28,8 @@ use crate::tensor_io::{slice_of, wrap};
 use half::f16;
 use kiln_core::layout::broadcast_shapes;
 use kiln_core::{
-    op, promote_types, DType, DispatchKey, Dispatcher, Error, Layout, Result, StackExt,
-    StackResult, Tensor,
+    op, promote_types, stack, DType, DispatchKey, DispatchKeySet, Dispatcher, Error, IValue,
+    Layout, Result, Stack, StackExt, StackResult, Tensor,
 };
 use rayon::prelude::*;
 
@@ -165,27 +166,43 @@ trait MatElem: Elem {
 }
 
 impl MatElem for f32 {
-    const OWN_THREADS: bool = false;
-    fn product(d: &Dims, dst: &mut [f32], (a, oa): Src<'_, f32>, (b, ob): Src<'_, f32>, _: bool) {
+    const OWN_THREADS: bool = true;
+    fn product(
+        d: &Dims,
+        dst: &mut [f32],
+        (a, oa): Src<'_, f32>,
+        (b, ob): Src<'_, f32>,
+        threads: bool,
+    ) {
+        let par = if threads {
+            gemm::Parallelism::Rayon(0)
+        } else {
+            gemm::Parallelism::None
+        };
         // SAFETY: `run` checked that `a[oa..]` and `b[ob..]` hold the whole
-        // matrices at these strides, and `dst` has `m * n` elements; with
-        // beta = 0 the stale contents of `dst` are never read.
+        // matrices at these strides, and `dst` has `m * n` elements;
+        // `read_dst = false`, so the stale contents of `dst` are never read.
         unsafe {
-            matrixmultiply::sgemm(
+            gemm::gemm(
                 d.m,
-                d.k,
                 d.n,
-                1.0,
-                a.as_ptr().add(oa),
-                d.a.rs as isize,
-                d.a.cs as isize,
-                b.as_ptr().add(ob),
-                d.b.rs as isize,
-                d.b.cs as isize,
-                0.0,
+                d.k,
                 dst.as_mut_ptr(),
-                d.n as isize,
                 1,
+                d.n as isize,
+                false,
+                a.as_ptr().add(oa),
+                d.a.cs as isize,
+                d.a.rs as isize,
+                b.as_ptr().add(ob),
+                d.b.cs as isize,
+                d.b.rs as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                par,
             )
         }
     }
@@ -380,9 +397,141 @@ fn run_as(dt: DType, p: &Plan, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     }
 }
 
+/// Note [Fused f32 linear]: `linear(x, w, b) = x @ w^T + b` on f32 starts
+/// the output as `b` repeated on every row and lets the GEMM accumulate
+/// into it (`read_dst`), so the bias costs no pass of its own over the
+/// output (it was a third of a 64 x 512 layer's time apart from the
+/// product). Other dtypes and layouts run as the composite does, through
+/// the dispatcher below this key.
+fn linear(ks: DispatchKeySet, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    if w.ndim() != 2 {
+        return Err(Error::shape(
+            "linear",
+            format!("weight must be 2-D [out, in], got shape {:?}", w.shape()),
+        ));
+    }
+    if let Some(out) = linear_f32(x, w, b)? {
+        return Ok(out);
+    }
+    let d = Dispatcher::global();
+    let call = |op, mut st: Stack| -> Result<Tensor> {
+        d.redispatch(op, ks, &mut st)?;
+        match st.into_iter().next() {
+            Some(IValue::Tensor(t)) => Ok(t),
+            _ => Err(Error::invalid("linear", "kernel did not return a tensor")),
+        }
+    };
+    let wt = call(
+        op::TRANSPOSE,
+        stack![w.clone().into(), IValue::Int(0), IValue::Int(1)],
+    )?;
+    let y = call(op::MATMUL, stack![x.clone().into(), wt.into()])?;
+    match b {
+        Some(b) => call(op::ADD, stack![y.into(), b.clone().into()]),
+        None => Ok(y),
+    }
+}
+
+/// The fused path of [`linear`], or `None` where it does not apply: every
+/// operand f32, `w` 2-D `[n, k]`, `x`'s leading dims flattening to rows
+/// without a copy, `b` of shape `[n]`.
+fn linear_f32(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Option<Tensor>> {
+    let f32s = x.dtype() == DType::F32
+        && w.dtype() == DType::F32
+        && b.is_none_or(|b| b.dtype() == DType::F32);
+    if !f32s || w.ndim() != 2 || x.ndim() == 0 || x.device() != w.device() {
+        return Ok(None);
+    }
+    let (n, k) = (w.shape()[0], w.shape()[1]);
+    if x.shape()[x.ndim() - 1] != k || k == 0 || b.is_some_and(|b| b.shape() != [n]) {
+        return Ok(None);
+    }
+    if b.is_some_and(|b| b.device() != x.device()) {
+        return Ok(None);
+    }
+    let m = x.numel() / k;
+    let Some(xl) = x.layout().view(&[m, k]) else {
+        return Ok(None);
+    };
+    let mut out_shape = x.shape().to_vec();
+    out_shape[x.ndim() - 1] = n;
+    let mut out = alloc::<f32>(m * n);
+    if m * n == 0 {
+        return Ok(Some(wrap(out, &out_shape)?));
+    }
+    if let Some(b) = b {
+        let bs = slice_of::<f32>("linear", b)?;
+        let (st, off) = (b.strides()[0], b.layout().offset());
+        let row: Vec<f32> = (0..n).map(|j| bs[off + j * st]).collect();
+        out.chunks_mut(n).for_each(|r| r.copy_from_slice(&row));
+    }
+    let d = Dims {
+        m,
+        k,
+        n,
+        a: Mat {
+            rs: xl.strides()[0],
+            cs: xl.strides()[1],
+        },
+        // w^T: element (q, j) is w[j, q]
+        b: Mat {
+            rs: w.strides()[1],
+            cs: w.strides()[0],
+        },
+    };
+    let (sx, sw) = (slice_of::<f32>("linear", x)?, slice_of::<f32>("linear", w)?);
+    let (ox, ow) = (xl.offset(), w.layout().offset());
+    assert!(
+        extent(ox, m, k, d.a) <= sx.len() && extent(ow, k, n, d.b) <= sw.len(),
+        "linear: operand layout outside its storage (internal)"
+    );
+    let par = if m * n * k >= PAR_WORK {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: both matrices lie inside their slices (checked above) and
+    // `out` has `m * n` elements; `read_dst` is set only when `out` holds
+    // the bias rows (without a bias its stale contents are never read).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            b.is_some(),
+            sx.as_ptr().add(ox),
+            d.a.cs as isize,
+            d.a.rs as isize,
+            sw.as_ptr().add(ow),
+            d.b.cs as isize,
+            d.b.rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        )
+    }
+    Ok(Some(wrap(out, &out_shape)?))
+}
+
 pub(crate) fn register(d: &Dispatcher) -> Result<()> {
     d.register_kernel(op::MATMUL, DispatchKey::Cpu, "cpu::matmul", |_, _, s| {
         let out = matmul(s.tensor("matmul", 0)?, s.tensor("matmul", 1)?)?;
+        s.set_result(out);
+        Ok(())
+    })?;
+    d.register_kernel(op::LINEAR, DispatchKey::Cpu, "cpu::linear", |_, ks, s| {
+        let (x, w) = (
+            s.tensor("linear", 0)?.clone(),
+            s.tensor("linear", 1)?.clone(),
+        );
+        let b = s.opt_tensor("linear", 2)?.cloned();
+        let out = linear(ks, &x, &w, b.as_ref())?;
         s.set_result(out);
         Ok(())
     })
