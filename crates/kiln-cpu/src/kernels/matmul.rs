@@ -165,87 +165,71 @@ trait MatElem: Elem {
     fn product(d: &Dims, dst: &mut [Self], a: Src<'_, Self>, b: Src<'_, Self>, threads: bool);
 }
 
+/// `dst = alpha * dst + beta * (a @ b)` on `gemm`'s kernel for `T`, `dst`
+/// row-major `m x n`, on gemm's own rayon threads when `threads`. `dst` is
+/// read only when `read_dst`.
+///
+/// # Safety
+/// `a[oa..]` and `b[ob..]` hold the whole matrices at `d`'s strides, and
+/// `dst` has `m * n` elements.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_into<T: 'static>(
+    d: &Dims,
+    dst: &mut [T],
+    (a, oa): Src<'_, T>,
+    (b, ob): Src<'_, T>,
+    read_dst: bool,
+    alpha: T,
+    beta: T,
+    threads: bool,
+) {
+    let par = if threads {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    debug_assert_eq!(dst.len(), d.m * d.n);
+    // SAFETY: the caller's contract covers every pointer gemm reads and
+    // writes.
+    unsafe {
+        gemm::gemm(
+            d.m,
+            d.n,
+            d.k,
+            dst.as_mut_ptr(),
+            1,
+            d.n as isize,
+            read_dst,
+            a.as_ptr().add(oa),
+            d.a.cs as isize,
+            d.a.rs as isize,
+            b.as_ptr().add(ob),
+            d.b.cs as isize,
+            d.b.rs as isize,
+            alpha,
+            beta,
+            false,
+            false,
+            false,
+            par,
+        )
+    }
+}
+
 impl MatElem for f32 {
     const OWN_THREADS: bool = true;
-    fn product(
-        d: &Dims,
-        dst: &mut [f32],
-        (a, oa): Src<'_, f32>,
-        (b, ob): Src<'_, f32>,
-        threads: bool,
-    ) {
-        let par = if threads {
-            gemm::Parallelism::Rayon(0)
-        } else {
-            gemm::Parallelism::None
-        };
-        // SAFETY: `run` checked that `a[oa..]` and `b[ob..]` hold the whole
-        // matrices at these strides, and `dst` has `m * n` elements;
-        // `read_dst = false`, so the stale contents of `dst` are never read.
-        unsafe {
-            gemm::gemm(
-                d.m,
-                d.n,
-                d.k,
-                dst.as_mut_ptr(),
-                1,
-                d.n as isize,
-                false,
-                a.as_ptr().add(oa),
-                d.a.cs as isize,
-                d.a.rs as isize,
-                b.as_ptr().add(ob),
-                d.b.cs as isize,
-                d.b.rs as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                par,
-            )
-        }
+    fn product(d: &Dims, dst: &mut [f32], a: Src<'_, f32>, b: Src<'_, f32>, threads: bool) {
+        // SAFETY: `run` checked the operands' extents and `dst`'s length;
+        // with `read_dst = false` its stale contents are never read.
+        unsafe { gemm_into(d, dst, a, b, false, 0.0, 1.0, threads) }
     }
 }
 
 impl MatElem for f16 {
     const OWN_THREADS: bool = true;
-    fn product(
-        d: &Dims,
-        dst: &mut [f16],
-        (a, oa): Src<'_, f16>,
-        (b, ob): Src<'_, f16>,
-        threads: bool,
-    ) {
-        let par = if threads {
-            gemm::Parallelism::Rayon(0)
-        } else {
-            gemm::Parallelism::None
-        };
-        // SAFETY: as for f32; `read_dst = false`, so `dst` is never read.
-        unsafe {
-            gemm::gemm(
-                d.m,
-                d.n,
-                d.k,
-                dst.as_mut_ptr(),
-                1,
-                d.n as isize,
-                false,
-                a.as_ptr().add(oa),
-                d.a.cs as isize,
-                d.a.rs as isize,
-                b.as_ptr().add(ob),
-                d.b.cs as isize,
-                d.b.rs as isize,
-                f16::ZERO,
-                f16::ONE,
-                false,
-                false,
-                false,
-                par,
-            )
-        }
+    fn product(d: &Dims, dst: &mut [f16], a: Src<'_, f16>, b: Src<'_, f16>, threads: bool) {
+        // SAFETY: as for f32.
+        unsafe { gemm_into(d, dst, a, b, false, f16::ZERO, f16::ONE, threads) }
     }
 }
 
@@ -485,37 +469,21 @@ fn linear_f32(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Option<Tenso
         extent(ox, m, k, d.a) <= sx.len() && extent(ow, k, n, d.b) <= sw.len(),
         "linear: operand layout outside its storage (internal)"
     );
-    let par = if m * n * k >= PAR_WORK {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
     // SAFETY: both matrices lie inside their slices (checked above) and
     // `out` has `m * n` elements; `read_dst` is set only when `out` holds
     // the bias rows (without a bias its stale contents are never read).
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
+        gemm_into(
+            &d,
+            &mut out,
+            (sx, ox),
+            (sw, ow),
             b.is_some(),
-            sx.as_ptr().add(ox),
-            d.a.cs as isize,
-            d.a.rs as isize,
-            sw.as_ptr().add(ow),
-            d.b.cs as isize,
-            d.b.rs as isize,
             1.0,
             1.0,
-            false,
-            false,
-            false,
-            par,
+            m * n * k >= PAR_WORK,
         )
-    }
+    };
     Ok(Some(wrap(out, &out_shape)?))
 }
 
