@@ -120,61 +120,48 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 //#chunk vec4
 // Contiguous f32 rows, k and n multiples of 4, offsets and batch strides
-// multiples of 4. A workgroup takes one block of four rows and 64
-// consecutive column blocks, one per invocation, so a's row addresses
+// multiples of 4. Each invocation computes a block of R rows by C vec4
+// columns of one batch's output; a workgroup takes one block of R rows and
+// WG consecutive column blocks, one per invocation, so a's row addresses
 // depend on the workgroup alone: uniform loads, where per-invocation
 // addresses are gathers on a SIMD software rasteriser. Per step of four
-// along k, four vec4 loads of a (rows i0..i0+3) and four of b (rows q..q+3
-// at columns 4jb..4jb+3) feed 64 multiply-adds.
-@compute @workgroup_size(64)
+// along k: R vec4 loads of a, 4C vec4 loads of b, 16RC multiply-adds.
+// R, C and WG are picked per adapter (Note [Matmul tiles] in matmul.rs);
+// the host writes the unrolled per-block lines:
+//   ROWS    `let raR = ...;` a's clamped row starts (vec4 index)
+//   COLS    `let cbC = ...;` b's clamped column starts (vec4 index)
+//   ACC     the R x C accumulators `cR_C`
+//   STEP    one step of four along k: the b loads, then per row one a load
+//           and C vec4 multiply-adds
+//   STORES  the guarded stores
+// Info: info[5] column blocks (n/4 over C, rounded up), info[6] row blocks
+// (m over R, rounded up).
+@compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let m = info[2];
-    let n = info[3];
+    let n4 = info[3] / 4u;
     let k4 = info[4] / 4u;
-    let n4 = n / 4u;
-    let chunks = (info[5] + 63u) / 64u;
+    let chunks = (info[5] + {{WG}}u - 1u) / {{WG}}u;
     let w = wid.y * nwg.x + wid.x;
-    let per_batch = (info[6] / info[5]) * chunks;
+    let per_batch = info[6] * chunks;
     let batch = w / per_batch;
     let r = w % per_batch;
-    let i0 = (r / chunks) * 4u;
-    let jb = (r % chunks) * 64u + lid;
+    let i0 = (r / chunks) * {{R}}u;
+    let jb = (r % chunks) * {{WG}}u + lid;
     if (jb >= info[5]) {
         return;
     }
+    let j0 = jb * {{C}}u;
     let off = batch_offsets(batch) / 4u;
-    let ra = vec4<u32>(
-        off.x + min(i0, m - 1u) * k4,
-        off.x + min(i0 + 1u, m - 1u) * k4,
-        off.x + min(i0 + 2u, m - 1u) * k4,
-        off.x + min(i0 + 3u, m - 1u) * k4,
-    );
-    var c0 = vec4<f32>();
-    var c1 = vec4<f32>();
-    var c2 = vec4<f32>();
-    var c3 = vec4<f32>();
-    var pb = off.y + jb;
+{{ROWS}}
+{{COLS}}
+{{ACC}}
+    var qb = 0u;
     for (var q = 0u; q < k4; q++) {
-        let b0 = b[pb];
-        let b1 = b[pb + n4];
-        let b2 = b[pb + 2u * n4];
-        let b3 = b[pb + 3u * n4];
-        pb += 4u * n4;
-        let a0 = a[ra.x + q];
-        c0 += a0.x * b0 + a0.y * b1 + a0.z * b2 + a0.w * b3;
-        let a1 = a[ra.y + q];
-        c1 += a1.x * b0 + a1.y * b1 + a1.z * b2 + a1.w * b3;
-        let a2 = a[ra.z + q];
-        c2 += a2.x * b0 + a2.y * b1 + a2.z * b2 + a2.w * b3;
-        let a3 = a[ra.w + q];
-        c3 += a3.x * b0 + a3.y * b1 + a3.z * b2 + a3.w * b3;
+{{STEP}}
+        qb += 4u * n4;
     }
-    var c = array<vec4<f32>, 4>(c0, c1, c2, c3);
-    let base = (batch * m * n) / 4u + jb;
-    for (var x = 0u; x < 4u; x++) {
-        if (i0 + x < m) {
-            dst[base + (i0 + x) * n4] = c[x];
-        }
-    }
+    let base = batch * m * n4;
+{{STORES}}
 }

@@ -80,6 +80,46 @@ fn matmul_edges_of_the_blocks_and_mixed_dtypes() {
 }
 
 #[test]
+fn matmul_vector_path_blocks_and_edges() {
+    // f32 with contiguous rows and k, n multiples of 4 take the vec4
+    // kernel, whose block (up to 32 rows by 4 vec4 columns on a CPU
+    // adapter) shrinks with m and n: sizes around each block edge, row
+    // slices (offsets that are multiples of 4), and broadcast batches
+    let cases: [(&[usize], &[usize]); 9] = [
+        (&[1, 4], &[4, 4]),
+        (&[3, 8], &[8, 12]),
+        (&[33, 12], &[12, 20]),
+        (&[70, 4], &[4, 36]),
+        (&[2, 16], &[16, 64]),
+        (&[31, 8], &[8, 8]),
+        (&[2, 5, 8], &[8, 12]),
+        (&[5, 8], &[3, 8, 16]),
+        (&[2, 1, 6, 4], &[3, 4, 8]),
+    ];
+    for (sa, sb) in cases {
+        let a = kiln::rand(sa, 1, DType::F32, &Device::Cpu).unwrap();
+        let b = kiln::rand(sb, 2, DType::F32, &Device::Cpu).unwrap();
+        // a's rows again, from row 1 of a taller tensor
+        let mut tall = sa.to_vec();
+        let r = tall.len() - 2;
+        tall[r] += 1;
+        let at = kiln::rand(&tall, 3, DType::F32, &Device::Cpu).unwrap();
+        let a_off = at.slice(r as i64, 1, tall[r] as i64).unwrap();
+        for dev in devices_for(&[]) {
+            for (what, a) in [("contiguous", &a), ("row slice", &a_off)] {
+                let got = a.to(&dev).unwrap().matmul(&b.to(&dev).unwrap());
+                assert_same_outcome(
+                    &format!("matmul {sa:?} x {sb:?} ({what}) on {dev}"),
+                    got,
+                    a.matmul(&b),
+                    tol(DType::F32),
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn matmul_shape_errors_match_cpu() {
     let bad: [(&[usize], &[usize]); 3] =
         [(&[2, 3], &[4, 5]), (&[], &[3]), (&[2, 2, 3], &[3, 3, 4])];
