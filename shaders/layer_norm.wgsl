@@ -6,7 +6,8 @@
 // element's position in the row). eps is info[3]'s bits.
 //
 // The host fills in DST, STORE, SRC, LOAD (element j of src as f32),
-// AFFINE (the weight/bias bindings) and APPLY (the affine step on `y`).
+// AFFINE (the weight/bias bindings), APPLY (the affine step on `y`), and
+// IN / OUT as softmax.wgsl does.
 
 @group(0) @binding(1) var<storage, read_write> dst: array<{{DST}}>;
 @group(0) @binding(2) var<storage, read> src: array<{{SRC}}>;
@@ -33,7 +34,7 @@ fn row_sum(lid: u32, lane: u32, tpr: u32, v: f32) -> f32 {
     return total;
 }
 
-@compute @workgroup_size(128)
+@compute @workgroup_size(RWG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let rows = info[0];
@@ -48,14 +49,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var part = 0.0;
     if (live) {
         for (var i = lane; i < m; i += tpr) {
-            part += load(base + elem_off(0u, i));
+            part += load(base + {{IN}});
         }
     }
     let mean = row_sum(lid, lane, tpr, part) / n;
     part = 0.0;
     if (live) {
         for (var i = lane; i < m; i += tpr) {
-            let d = load(base + elem_off(0u, i)) - mean;
+            let d = load(base + {{IN}}) - mean;
             part += d * d;
         }
     }
@@ -65,7 +66,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let obase = row_off(1u, o);
     for (var i = lane; i < m; i += tpr) {
-        let y = load(base + elem_off(0u, i)) - mean;
-        dst[obase + elem_off(1u, i)] = {{STORE}}({{APPLY}});
+        let y = load(base + {{IN}}) - mean;
+        dst[obase + {{OUT}}] = {{STORE}}({{APPLY}});
     }
 }

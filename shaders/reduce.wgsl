@@ -16,9 +16,10 @@
 //                    per operand.
 // A workgroup of RWG invocations takes RWG / tpr consecutive rows; the tpr
 // invocations of a row each fold every tpr-th element of it, then combine
-// their partials in workgroup memory by a tree.
+// their partials in workgroup memory by a tree. RWG is the host's per
+// adapter (Note [Row workgroups] in kernels/reduce.rs).
 
-const RWG: u32 = 128u;
+const RWG: u32 = {{RWG}}u;
 
 // The storage offset of row `o` of operand `k` (without its own offset).
 fn row_off(k: u32, o: u32) -> u32 {
@@ -202,10 +203,11 @@ fn acc_out(a: Acc, m: u32) -> i32 {
     return i32(a.i);
 }
 
-//#chunk main
-// dst[o] = the reduction of row o. The host fills in DST (dst's array
-// type), OUT (acc_out's type), STORE, SRC (the input's array type), CT and
-// LOAD (element j of src as the compute type).
+//#chunk io
+// The reduction kernels' bindings. The host fills in DST (dst's array
+// type), STORE, SRC (the input's array type), CT, LOAD (element j of src
+// as the compute type), and IN, the offset of element i within a row of
+// src: `i` when rows are contiguous, else the stride walk `elem_off`.
 @group(0) @binding(1) var<storage, read_write> dst: array<{{DST}}>;
 @group(0) @binding(2) var<storage, read> src: array<{{SRC}}>;
 
@@ -215,7 +217,21 @@ fn load(j: u32) -> {{CT}} {
     return {{LOAD}};
 }
 
-@compute @workgroup_size(128)
+// The tree over a workgroup's partials: sh[lid] becomes the merge of the
+// tpr partials from lid on, for each lane 0 of a row.
+fn tree(lid: u32, lane: u32, tpr: u32) {
+    workgroupBarrier();
+    for (var s = tpr >> 1u; s > 0u; s >>= 1u) {
+        if (lane < s) {
+            sh[lid] = acc_merge(sh[lid], sh[lid + s]);
+        }
+        workgroupBarrier();
+    }
+}
+
+//#chunk main
+// dst[o] = the reduction of row o.
+@compute @workgroup_size(RWG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let rows = info[0];
@@ -227,18 +243,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (o < rows) {
         let base = info[7] + row_off(0u, o);
         for (var i = lane; i < m; i += tpr) {
-            acc = acc_step(acc, load(base + elem_off(0u, i)), i);
+            acc = acc_step(acc, load(base + {{IN}}), i);
         }
     }
     sh[lid] = acc;
-    workgroupBarrier();
-    for (var s = tpr >> 1u; s > 0u; s >>= 1u) {
-        if (lane < s) {
-            sh[lid] = acc_merge(sh[lid], sh[lid + s]);
-        }
-        workgroupBarrier();
-    }
+    tree(lid, lane, tpr);
     if (o < rows && lane == 0u) {
         dst[o] = {{STORE}}(acc_out(sh[lid], m));
     }
+}
+
+//#chunk split
+// Few long rows (Note [Long rows] in kernels/reduce.rs): a row is cut into
+// info[3] segments of ceil(m / segments) elements. Pass 1 (`main`) gives
+// each segment a workgroup, whose RWG invocations fold every RWG-th
+// element of it and merge by the tree into part[w]; pass 2 (`merge`)
+// folds a row's segment partials, in order, into dst.
+@group(0) @binding(3) var<storage, read_write> part: array<Acc>;
+
+@compute @workgroup_size(RWG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let m = info[1];
+    let segs = info[3];
+    let w = wid.y * nwg.x + wid.x;
+    if (w >= info[0] * segs) {
+        return;
+    }
+    let o = w / segs;
+    let len = (m + segs - 1u) / segs;
+    let start = (w % segs) * len;
+    let end = min(start + len, m);
+    let base = info[7] + row_off(0u, o);
+    var acc = acc_init();
+    for (var i = start + lid; i < end; i += RWG) {
+        acc = acc_step(acc, load(base + {{IN}}), i);
+    }
+    sh[lid] = acc;
+    tree(lid, lid, RWG);
+    if (lid == 0u) {
+        part[w] = sh[0];
+    }
+}
+
+//#chunk merge
+@group(0) @binding(3) var<storage, read_write> part: array<Acc>;
+
+@compute @workgroup_size(RWG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let o = (wid.y * nwg.x + wid.x) * RWG + lid;
+    if (o >= info[0]) {
+        return;
+    }
+    let segs = info[3];
+    var acc = part[o * segs];
+    for (var s = 1u; s < segs; s++) {
+        acc = acc_merge(acc, part[o * segs + s]);
+    }
+    dst[o] = {{STORE}}(acc_out(acc, info[1]));
 }

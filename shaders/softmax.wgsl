@@ -43,7 +43,7 @@ fn ms_merge(a: Ms, b: Ms) -> Ms {
     return Ms(m, rescale(a.s, a.m, m) + rescale(b.s, b.m, m));
 }
 
-@compute @workgroup_size(128)
+@compute @workgroup_size(RWG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let rows = info[0];

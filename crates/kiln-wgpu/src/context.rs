@@ -23,7 +23,7 @@
 use crate::pool::{count, BufferKind, GpuBuffer, Pool, COUNTERS};
 use kiln_core::{Device, Error, Result};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 /// How a kernel binds a buffer (bindings 1, 2, ...; binding 0 is always
@@ -142,6 +142,9 @@ pub struct WgpuContext {
     native_f16: bool,
     max_binding: AtomicU64,
     max_groups: AtomicU32,
+    /// 0: tune kernels for the adapter's type; 1: as for a CPU adapter;
+    /// 2: as for a GPU (`testing::set_tuning`).
+    tuning: AtomicU8,
     pool: Arc<Pool>,
     kernels: Mutex<HashMap<String, Arc<Kernel>>>,
     layouts: Mutex<HashMap<Vec<Access>, Layouts>>,
@@ -211,6 +214,7 @@ impl WgpuContext {
             pool: Pool::new(device.clone()),
             max_binding: AtomicU64::new(limits.max_storage_buffer_binding_size),
             max_groups: AtomicU32::new(limits.max_compute_workgroups_per_dimension),
+            tuning: AtomicU8::new(0),
             device,
             queue,
             info,
@@ -259,6 +263,26 @@ impl WgpuContext {
             .store(l.max_storage_buffer_binding_size, Ordering::Relaxed);
         self.max_groups
             .store(l.max_compute_workgroups_per_dimension, Ordering::Relaxed);
+    }
+
+    /// Whether kernels take their shapes for a CPU adapter (lavapipe,
+    /// SwiftShader), which runs a workgroup on one thread with the
+    /// invocations as SIMD lanes, rather than for a GPU. The adapter's type
+    /// decides, unless a test chose (`testing::set_tuning`).
+    pub fn tuned_for_cpu(&self) -> bool {
+        match self.tuning.load(Ordering::Relaxed) {
+            1 => true,
+            2 => false,
+            _ => self.info.device_type == wgpu::DeviceType::Cpu,
+        }
+    }
+    pub(crate) fn set_tuning(&self, cpu: Option<bool>) {
+        let v = match cpu {
+            None => 0,
+            Some(true) => 1,
+            Some(false) => 2,
+        };
+        self.tuning.store(v, Ordering::Relaxed);
     }
 
     fn lock_pending(&self) -> Result<MutexGuard<'_, Pending>> {

@@ -61,4 +61,13 @@ pub mod testing {
         ctx.set_checked_limits(l);
         Ok(())
     }
+
+    /// Makes `device`'s kernels take the shapes they take on a CPU adapter
+    /// (`Some(true)`) or on a GPU (`Some(false)`), or the adapter's own
+    /// (`None`), so that both kinds run in tests on either. Results are the
+    /// same either way; only speed differs.
+    pub fn set_tuning(device: Device, cpu: Option<bool>) -> Result<()> {
+        adapter::context_of("set_tuning", device)?.set_tuning(cpu);
+        Ok(())
+    }
 }

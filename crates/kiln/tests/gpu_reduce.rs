@@ -157,6 +157,25 @@ fn nan_ties_infinities_and_wrapping() {
             [1234]
         );
         assert_eq!(x.argmin(None, false).unwrap().to_vec::<i32>().unwrap(), [0]);
+        // ties and NaNs in different segments of a row long enough for two
+        // passes, read in place through a transposed view
+        let mut v = vec![0.0f32; 2 * 12_000];
+        for (at, val) in [(9000, 7.0), (4321, 7.0), (11_999, 7.0)] {
+            v[2 * at] = val; // row 0: ties
+            v[2 * at + 1] = -val; // row 1: ties of the minimum
+        }
+        v[2 * 8000 + 1] = nan; // row 1: NaNs, the first wins
+        v[2 * 10_000 + 1] = nan;
+        let x = kiln::from_vec(v, &[12_000, 2], &dev).unwrap().t().unwrap();
+        let cpu = x.to(&Device::Cpu).unwrap();
+        for name in OPS {
+            assert_same_outcome(
+                &format!("{name} of a long strided row with ties and NaNs on {dev}"),
+                reduce(name, &x, &[1], false),
+                reduce(name, &cpu, &[1], false),
+                (0.0, 0.0),
+            );
+        }
         let i = kiln::from_vec(vec![i32::MAX, 1, 5, 5], &[4], &dev).unwrap();
         assert_eq!(
             i.sum(&[], false).unwrap().to_vec::<i32>().unwrap(),

@@ -6,9 +6,9 @@
 //! CPU backend does, so the kernel indexes them by position.
 
 use super::cast;
-use super::reduce::{finish, written, Rows};
+use super::reduce::{finish, row_head, row_wg, written, Rows};
 use crate::context::{Access, Arg};
-use crate::shader::{self, Repr, LAYER_NORM, REDUCE};
+use crate::shader::{self, Repr, LAYER_NORM};
 use crate::storage::WgpuStorage;
 use kiln_core::{
     op, DType, DispatchKey, Dispatcher, Error, Layout, Result, StackExt, StackResult, Tensor,
@@ -94,12 +94,15 @@ fn layer_norm(
         &[x.strides(), &out_strides],
         &reduced,
         x.layout().offset(),
+        row_wg(&ctx),
     );
+    let (at_in, at_out) = (rows.at(0), rows.at(1));
     let (in_repr, out_repr) = (Repr::new(dt, native), Repr::new(wdt, native));
     let (hw, hb) = (w.is_some(), b.is_some());
     let key = format!(
-        "layer_norm:{dt}>{wdt}:{}:w{hw}:b{hb}",
-        if native { "f16" } else { "packed" }
+        "layer_norm:{dt}>{wdt}:{}:w{hw}:b{hb}:{at_in}:{at_out}:{}",
+        if native { "f16" } else { "packed" },
+        rows.rwg
     );
     let mut access = vec![Access::ReadWrite, Access::Read];
     access.extend(w.iter().chain(&b).map(|_| Access::Read));
@@ -129,9 +132,11 @@ fn layer_norm(
                 ("LOAD", &in_repr.load("src", "j")),
                 ("AFFINE", &decls),
                 ("APPLY", apply),
+                ("IN", &at_in),
+                ("OUT", &at_out),
             ],
         );
-        shader::module(native, &[shader::head(REDUCE), &body])
+        shader::module(native, &[&row_head(&ctx), &body])
     })?;
     let info = rows.info(NAME, (eps as f32).to_bits())?;
     let src = WgpuStorage::of(NAME, x)?;

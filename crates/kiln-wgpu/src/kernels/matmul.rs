@@ -56,23 +56,24 @@ struct Tile {
 }
 
 impl Tile {
-    /// The block for an `m` x `n` output on an adapter of `device_type`.
+    /// The block for an `m` x `n` output, on a CPU adapter (`cpu`) or a GPU.
     /// On a CPU adapter, the block shrinks to the next power of two of a
     /// small `m` or `n / 4`: rows and columns past the edge are computed and
     /// dropped, so a 32-row block on a one-row product would do 32 times
     /// the work.
-    fn new(device_type: wgpu::DeviceType, m: usize, n: usize) -> Tile {
-        match device_type {
-            wgpu::DeviceType::Cpu => Tile {
+    fn new(cpu: bool, m: usize, n: usize) -> Tile {
+        if cpu {
+            Tile {
                 rows: m.next_power_of_two().clamp(1, 32),
                 cols: (n / 4).next_power_of_two().clamp(1, 4),
                 wg: 16,
-            },
-            _ => Tile {
+            }
+        } else {
+            Tile {
                 rows: 4,
                 cols: 1,
                 wg: 64,
-            },
+            }
         }
     }
 
@@ -240,7 +241,7 @@ pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         && fours(la.offset())
         && fours(lb.offset())
         && la.strides().iter().chain(lb.strides()).all(|&s| fours(s));
-    let tile = Tile::new(ctx.adapter_info().device_type, m, n);
+    let tile = Tile::new(ctx.tuned_for_cpu(), m, n);
     let (col_blocks, row_blocks) = ((n / 4).div_ceil(tile.cols), m.div_ceil(tile.rows));
     if vec4 {
         // the vec4 chunk's own block counts (matmul.wgsl)

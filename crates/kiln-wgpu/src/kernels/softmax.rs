@@ -3,9 +3,9 @@
 //! read in place through the input's strides and written straight into a
 //! contiguous output, whatever the dim (no moved copies).
 
-use super::reduce::{finish, written, Rows};
+use super::reduce::{finish, row_head, row_wg, written, Rows};
 use crate::context::Access;
-use crate::shader::{self, Repr, REDUCE, SOFTMAX};
+use crate::shader::{self, Repr, SOFTMAX};
 use crate::storage::WgpuStorage;
 use kiln_core::layout::normalize_dim;
 use kiln_core::{
@@ -38,19 +38,17 @@ fn softmax(t: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
         &[t.strides(), &out_strides],
         &reduced,
         t.layout().offset(),
+        row_wg(&ctx),
     );
     let (in_repr, out_repr) = (Repr::new(dt, native), Repr::new(wdt, native));
     let contiguous = rows.contiguous_rows();
     let key = format!(
-        "{name}:{dt}>{wdt}:{}:{}",
+        "{name}:{dt}>{wdt}:{}:{}:{}",
         if native { "f16" } else { "packed" },
-        if contiguous { "rows" } else { "strided" }
+        if contiguous { "rows" } else { "strided" },
+        rows.rwg
     );
-    let (at_in, at_out) = if contiguous {
-        ("i", "i")
-    } else {
-        ("elem_off(0u, i)", "elem_off(1u, i)")
-    };
+    let (at_in, at_out) = (rows.at(0), rows.at(1));
     let kernel = ctx.kernel(&key, &[Access::ReadWrite, Access::Read], || {
         let body = shader::fill(
             SOFTMAX,
@@ -60,11 +58,11 @@ fn softmax(t: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
                 ("SRC", in_repr.array_elem()),
                 ("LOAD", &in_repr.load("src", "j")),
                 ("LOG", if log { "true" } else { "false" }),
-                ("IN", at_in),
-                ("OUT", at_out),
+                ("IN", &at_in),
+                ("OUT", &at_out),
             ],
         );
-        shader::module(native, &[shader::head(REDUCE), &body])
+        shader::module(native, &[&row_head(&ctx), &body])
     })?;
     let info = rows.info(name, 0)?;
     let src = WgpuStorage::of(name, t)?;
