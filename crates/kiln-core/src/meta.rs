@@ -8,7 +8,7 @@
 
 use crate::dtype::{promote_types, DType};
 use crate::error::{Error, Result};
-use crate::layout::broadcast_shapes;
+use crate::layout::{broadcast_shapes, normalize_dim};
 use crate::tensor::Tensor;
 
 /// A checked `matmul` call.
@@ -95,6 +95,21 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<MatmulMeta> {
         n,
         out_shape,
     })
+}
+
+/// Checks `softmax` (or `log_softmax` when `log`) of `t` along `dim`:
+/// floats only (an integer softmax is an error in PyTorch too). Returns the
+/// normalised dim (0 for a zero-dim tensor).
+pub fn softmax(t: &Tensor, dim: i64, log: bool) -> Result<usize> {
+    let op = if log { "log_softmax" } else { "softmax" };
+    if !t.dtype().is_float() {
+        return Err(Error::dtype(
+            op,
+            t.dtype(),
+            "needs a floating dtype; cast the input to one first",
+        ));
+    }
+    normalize_dim(op, dim, t.ndim())
 }
 
 #[cfg(test)]
