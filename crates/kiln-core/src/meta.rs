@@ -8,7 +8,7 @@
 
 use crate::dtype::{promote_types, DType};
 use crate::error::{Error, Result};
-use crate::layout::{broadcast_shapes, normalize_dim};
+use crate::layout::{broadcast_shapes, normalize_dim, normalize_dims};
 use crate::tensor::Tensor;
 
 /// A checked `matmul` call.
@@ -112,6 +112,155 @@ pub fn softmax(t: &Tensor, dim: i64, log: bool) -> Result<usize> {
     normalize_dim(op, dim, t.ndim())
 }
 
+/// `sum`, `mean`, `max` or `min`: a reduction over a list of dims.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReduceOp {
+    Sum,
+    Mean,
+    Max,
+    Min,
+}
+
+impl ReduceOp {
+    /// The op's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "sum",
+            ReduceOp::Mean => "mean",
+            ReduceOp::Max => "max",
+            ReduceOp::Min => "min",
+        }
+    }
+}
+
+/// `argmax` or `argmin`: a reduction to indices along one dim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgOp {
+    ArgMax,
+    ArgMin,
+}
+
+impl ArgOp {
+    /// The op's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ArgOp::ArgMax => "argmax",
+            ArgOp::ArgMin => "argmin",
+        }
+    }
+}
+
+/// A checked reduction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReduceMeta {
+    /// Per input dim, whether it is reduced.
+    pub reduced: Vec<bool>,
+    /// The result's shape: the kept dims, and the reduced ones as 1 with
+    /// `keepdim`.
+    pub out_shape: Vec<usize>,
+    /// The result's dtype.
+    pub dtype: DType,
+    /// Elements reduced into each output.
+    pub len: usize,
+}
+
+impl ReduceMeta {
+    fn new(shape: &[usize], reduced: Vec<bool>, keepdim: bool, dtype: DType) -> ReduceMeta {
+        let dims = || shape.iter().copied().zip(reduced.iter().copied());
+        let out_shape = dims()
+            .filter(|&(_, r)| keepdim || !r)
+            .map(|(n, r)| if r { 1 } else { n })
+            .collect();
+        let len = dims().filter(|&(_, r)| r).map(|(n, _)| n).product();
+        ReduceMeta {
+            out_shape,
+            dtype,
+            len,
+            reduced,
+        }
+    }
+
+    /// `Err` for a `max`/`min`/`arg*` over no elements, naming the first
+    /// empty reduced dim (PyTorch's wording); `all` when no dim was given.
+    fn refuse_empty(&self, op: &str, shape: &[usize], all: bool) -> Result<()> {
+        if self.len > 0 {
+            return Ok(());
+        }
+        let dim = shape
+            .iter()
+            .zip(&self.reduced)
+            .position(|(&n, &r)| r && n == 0);
+        Err(match dim {
+            Some(d) if !all => Error::shape(
+                op,
+                format!("Expected reduction dim {d} to have non-zero size (input shape {shape:?})"),
+            ),
+            _ => Error::shape(
+                op,
+                format!("Expected reduction dim to be specified for input.numel() == 0 (input shape {shape:?})"),
+            ),
+        })
+    }
+}
+
+/// Checks `op` of `t` over `dims` (every dim when empty; repeats are an
+/// error). Result dtypes as PyTorch's, with `i32` for its `int64`: `sum`
+/// of `i32` or `bool` is `i32`, of a float the float; `mean` needs a
+/// float; `max`/`min` keep the dtype and refuse an empty reduction.
+pub fn reduce(op: ReduceOp, t: &Tensor, dims: &[i64], keepdim: bool) -> Result<ReduceMeta> {
+    let name = op.name();
+    let nd = t.ndim();
+    let ds = normalize_dims(name, dims, nd)?;
+    let mut reduced = vec![dims.is_empty(); nd];
+    if nd > 0 {
+        // (dims 0 and -1 of a zero-dim tensor name the tensor itself)
+        for d in ds {
+            reduced[d] = true;
+        }
+    }
+    let dt = t.dtype();
+    let dtype = match op {
+        ReduceOp::Sum if !dt.is_float() => DType::I32,
+        ReduceOp::Mean if !dt.is_float() => {
+            return Err(Error::dtype(
+                name,
+                dt,
+                "mean needs a floating dtype; cast the input to one first",
+            ))
+        }
+        _ => dt,
+    };
+    let meta = ReduceMeta::new(t.shape(), reduced, keepdim, dtype);
+    if matches!(op, ReduceOp::Max | ReduceOp::Min) {
+        meta.refuse_empty(name, t.shape(), dims.is_empty())?;
+    }
+    Ok(meta)
+}
+
+/// Checks `op` of `t` along `dim` (the flattened tensor when `None`): any
+/// dtype but bool, a non-empty reduction, `i32` indices.
+pub fn arg_reduce(op: ArgOp, t: &Tensor, dim: Option<i64>, keepdim: bool) -> Result<ReduceMeta> {
+    let name = op.name();
+    let nd = t.ndim();
+    let reduced = match dim {
+        None => vec![true; nd],
+        Some(d) => {
+            let d = normalize_dim(name, d, nd)?;
+            (0..nd).map(|i| i == d).collect()
+        }
+    };
+    if t.dtype() == DType::Bool {
+        return Err(Error::dtype(
+            name,
+            DType::Bool,
+            "cast the bool tensor to i32 or a float first",
+        ));
+    }
+    let meta = ReduceMeta::new(t.shape(), reduced, keepdim, DType::I32);
+    meta.refuse_empty(name, t.shape(), dim.is_none())?;
+    Ok(meta)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +346,59 @@ mod tests {
         ));
         let r = matmul(&t(&[3], DType::I32), &t(&[3], DType::F16)).unwrap();
         assert_eq!(r.dtype, DType::F16);
+    }
+
+    #[test]
+    fn reductions_keepdim_and_dtypes() {
+        let x = f(&[2, 3, 4]);
+        let r = reduce(ReduceOp::Sum, &x, &[-1, 0], false).unwrap();
+        assert_eq!(r.reduced, [true, false, true]);
+        assert_eq!((r.out_shape, r.len, r.dtype), (vec![3], 8, DType::F32));
+        let r = reduce(ReduceOp::Max, &x, &[1], true).unwrap();
+        assert_eq!((r.out_shape, r.len), (vec![2, 1, 4], 3));
+        // no dims: every dim
+        let r = reduce(ReduceOp::Mean, &x, &[], true).unwrap();
+        assert_eq!((r.out_shape, r.len), (vec![1, 1, 1], 24));
+        assert_eq!(reduce(ReduceOp::Min, &x, &[], false).unwrap().out_shape, []);
+        // a zero-dim tensor reduces over itself with dim 0 or -1
+        let r = reduce(ReduceOp::Sum, &f(&[]), &[-1], true).unwrap();
+        assert_eq!((r.reduced, r.out_shape, r.len), (vec![], vec![], 1));
+        let i = t(&[2, 3], DType::Bool);
+        assert_eq!(
+            reduce(ReduceOp::Sum, &i, &[0], false).unwrap().dtype,
+            DType::I32
+        );
+        assert_eq!(
+            reduce(ReduceOp::Max, &i, &[0], false).unwrap().dtype,
+            DType::Bool
+        );
+        assert!(reduce(ReduceOp::Mean, &i, &[0], false).is_err());
+        let e = reduce(ReduceOp::Sum, &x, &[1, -2], false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than once"), "{e}");
+        // sum of nothing is fine, max of nothing is not
+        let empty = f(&[2, 0]);
+        assert_eq!(
+            reduce(ReduceOp::Sum, &empty, &[1], true).unwrap().out_shape,
+            [2, 1]
+        );
+        let e = reduce(ReduceOp::Max, &empty, &[1], true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("reduction dim 1"), "{e}");
+    }
+
+    #[test]
+    fn arg_reductions() {
+        let x = t(&[2, 3], DType::F16);
+        let r = arg_reduce(ArgOp::ArgMax, &x, Some(-1), true).unwrap();
+        assert_eq!((r.out_shape, r.len, r.dtype), (vec![2, 1], 3, DType::I32));
+        let r = arg_reduce(ArgOp::ArgMin, &x, None, false).unwrap();
+        assert_eq!((r.out_shape, r.len), (vec![], 6));
+        let r = arg_reduce(ArgOp::ArgMin, &x, None, true).unwrap();
+        assert_eq!(r.out_shape, [1, 1]);
+        assert!(arg_reduce(ArgOp::ArgMax, &t(&[2], DType::Bool), None, false).is_err());
+        assert!(arg_reduce(ArgOp::ArgMax, &f(&[0, 2]), Some(0), false).is_err());
     }
 }
