@@ -261,6 +261,88 @@ pub fn arg_reduce(op: ArgOp, t: &Tensor, dim: Option<i64>, keepdim: bool) -> Res
     Ok(meta)
 }
 
+/// A checked `layer_norm` call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerNormMeta {
+    /// `normalized_shape` as sizes: the input's trailing dims.
+    pub normalized: Vec<usize>,
+    /// Elements per normalised row (the product of `normalized`).
+    pub row: usize,
+    /// `eps`, as the f32 the rows are computed in.
+    pub eps: f32,
+}
+
+/// Checks `layer_norm(x, normalized_shape, weight, bias, eps)`: a float
+/// input whose trailing dims are `normalized_shape` (at least one dim),
+/// and `weight` / `bias`, when given, of that shape and a float dtype
+/// (any float: they are read as f32).
+pub fn layer_norm(
+    x: &Tensor,
+    normalized_shape: &[i64],
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f64,
+) -> Result<LayerNormMeta> {
+    const OP: &str = "layer_norm";
+    if !x.dtype().is_float() {
+        return Err(Error::dtype(
+            OP,
+            x.dtype(),
+            "needs a floating dtype; cast the input to one first",
+        ));
+    }
+    let ns = normalized_shape
+        .iter()
+        .map(|&d| usize::try_from(d))
+        .collect::<std::result::Result<Vec<usize>, _>>()
+        .map_err(|_| {
+            Error::shape(
+                OP,
+                format!("normalized_shape {normalized_shape:?} has a negative size"),
+            )
+        })?;
+    if ns.is_empty() {
+        return Err(Error::shape(
+            OP,
+            "expected normalized_shape to be at least 1-dimensional, i.e., containing at least one element, but got normalized_shape = []",
+        ));
+    }
+    let shape = x.shape();
+    if shape.len() < ns.len() || shape[shape.len() - ns.len()..] != ns[..] {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "given normalized_shape {ns:?}, expected an input of shape [*, {}], but got {shape:?}",
+                ns.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    for (which, t) in [("weight", weight), ("bias", bias)] {
+        let Some(t) = t else { continue };
+        if t.shape() != ns {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "{which} of shape {:?} does not match normalized_shape {ns:?}",
+                    t.shape()
+                ),
+            ));
+        }
+        if !t.dtype().is_float() {
+            return Err(Error::dtype(
+                OP,
+                t.dtype(),
+                format!("{which} needs a floating dtype"),
+            ));
+        }
+    }
+    Ok(LayerNormMeta {
+        row: ns.iter().product(),
+        normalized: ns,
+        eps: eps as f32,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
