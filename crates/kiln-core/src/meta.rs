@@ -6,7 +6,7 @@
 //! Nothing here reads an element: checks of index *values* stay in the
 //! backends. `conv2d` and `max_pool2d` have theirs in [`crate::conv`].
 
-use crate::dtype::{promote_types, DType};
+use crate::dtype::{promote_types, DType, ResultType};
 use crate::error::{Error, Result};
 use crate::layout::{broadcast_shapes, normalize_dim, normalize_dims};
 use crate::tensor::Tensor;
@@ -343,6 +343,94 @@ pub fn layer_norm(
     })
 }
 
+/// A checked `cat` call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatMeta {
+    /// The result's dtype: PyTorch's `result_type` of every input (the
+    /// skipped empty vectors included).
+    pub dtype: DType,
+    /// The normalised dim (0 when every input is skipped).
+    pub dim: usize,
+    /// The positions of the inputs that are concatenated: all but the 1-D
+    /// tensors of shape `[0]`, which PyTorch skips whatever the others'
+    /// shapes.
+    pub inputs: Vec<usize>,
+    /// The result's shape.
+    pub out_shape: Vec<usize>,
+}
+
+/// Checks `cat(tensors, dim)`: a non-empty list, no zero-dim tensor, and
+/// the inputs that take part of one rank, with equal sizes but along `dim`.
+pub fn cat(tensors: &[Tensor], dim: i64) -> Result<CatMeta> {
+    const OP: &str = "cat";
+    let first = tensors
+        .first()
+        .ok_or_else(|| Error::invalid(OP, "expected a non-empty list of tensors"))?;
+    let dtype = tensors
+        .iter()
+        .fold(ResultType::new(), |r, t| {
+            r.tensor(t.dtype(), t.ndim().max(1))
+        })
+        .finish();
+    if let Some(i) = tensors.iter().position(|t| t.ndim() == 0) {
+        return Err(Error::invalid(
+            OP,
+            format!("zero-dimensional tensor (at position {i}) cannot be concatenated"),
+        ));
+    }
+    let inputs: Vec<usize> = (0..tensors.len())
+        .filter(|&i| !(tensors[i].ndim() == 1 && tensors[i].numel() == 0))
+        .collect();
+    let Some(&i0) = inputs.first() else {
+        return Ok(CatMeta {
+            dtype,
+            dim: 0,
+            inputs,
+            out_shape: first.shape().to_vec(),
+        });
+    };
+    let t0 = &tensors[i0];
+    let nd = t0.ndim();
+    let d = normalize_dim(OP, dim, nd)?;
+    let mut out_shape = t0.shape().to_vec();
+    out_shape[d] = 0;
+    for &i in &inputs {
+        let t = &tensors[i];
+        if t.ndim() != nd {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "Tensors must have same number of dimensions: got {nd} and {} (tensor number {i0} of shape {:?} and tensor number {i} of shape {:?} in the list)",
+                    t.ndim(),
+                    t0.shape(),
+                    t.shape()
+                ),
+            ));
+        }
+        for k in (0..nd).filter(|&k| k != d) {
+            if t.shape()[k] != t0.shape()[k] {
+                return Err(Error::shape(
+                    OP,
+                    format!(
+                        "Sizes of tensors must match except in dimension {d}. Expected size {} but got size {} for tensor number {i} in the list (shapes {:?} and {:?})",
+                        t0.shape()[k],
+                        t.shape()[k],
+                        t0.shape(),
+                        t.shape()
+                    ),
+                ));
+            }
+        }
+        out_shape[d] += t.shape()[d];
+    }
+    Ok(CatMeta {
+        dtype,
+        dim: d,
+        inputs,
+        out_shape,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,5 +570,24 @@ mod tests {
         assert_eq!(r.out_shape, [1, 1]);
         assert!(arg_reduce(ArgOp::ArgMax, &t(&[2], DType::Bool), None, false).is_err());
         assert!(arg_reduce(ArgOp::ArgMax, &f(&[0, 2]), Some(0), false).is_err());
+    }
+
+    #[test]
+    fn cat_skips_empty_vectors_and_promotes() {
+        let i = t(&[2, 1], DType::I32);
+        let r = cat(&[f(&[0]), f(&[2, 3]), i], -1).unwrap();
+        assert_eq!((r.dim, r.inputs, r.out_shape), (1, vec![1, 2], vec![2, 4]));
+        assert_eq!(r.dtype, DType::F32);
+        // only empty vectors: nothing to check, an empty result
+        let r = cat(&[f(&[0]), t(&[0], DType::F16)], 5).unwrap();
+        assert_eq!(
+            (r.inputs, r.out_shape, r.dtype),
+            (vec![], vec![0], DType::F32)
+        );
+        let e = cat(&[f(&[2, 3]), f(&[3, 3])], 1).unwrap_err().to_string();
+        assert!(
+            e.contains("Expected size 2 but got size 3 for tensor number 1"),
+            "{e}"
+        );
     }
 }

@@ -14,7 +14,7 @@ use crate::shader::{self, Repr, ELEMENTWISE, INDEX};
 use crate::storage::WgpuStorage;
 use kiln_core::layout::normalize_dim;
 use kiln_core::{
-    op, DType, DispatchKey, Dispatcher, Error, Result, ResultType, StackExt, StackResult, Tensor,
+    meta, op, DType, DispatchKey, Dispatcher, Error, Result, StackExt, StackResult, Tensor,
 };
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -326,70 +326,23 @@ fn embedding(weight: &Tensor, indices: &Tensor) -> Result<Tensor> {
 /// Concatenates `tensors` along `dim`, with the CPU backend's promotion,
 /// checks and messages (1-D tensors of shape `[0]` are skipped).
 fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
-    let first = tensors
-        .first()
-        .ok_or_else(|| Error::invalid("cat", "expected a non-empty list of tensors"))?;
-    let dt = tensors
-        .iter()
-        .fold(ResultType::new(), |r, t| {
-            r.tensor(t.dtype(), t.ndim().max(1))
-        })
-        .finish();
-    if let Some(i) = tensors.iter().position(|t| t.ndim() == 0) {
-        return Err(Error::invalid(
-            "cat",
-            format!("zero-dimensional tensor (at position {i}) cannot be concatenated"),
-        ));
+    let m = meta::cat(tensors, dim)?;
+    let ctx = WgpuStorage::of("cat", &tensors[0])?.context().clone();
+    for &i in &m.inputs {
+        WgpuStorage::of("cat", &tensors[i])?;
     }
-    let ctx = WgpuStorage::of("cat", first)?.context().clone();
-    let kept: Vec<(usize, &Tensor)> = tensors
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| !(t.ndim() == 1 && t.numel() == 0))
-        .collect();
-    let Some(&(i0, t0)) = kept.first() else {
-        return WgpuStorage::tensor("cat", &ctx, dt, first.shape());
-    };
-    let nd = t0.ndim();
-    let d = normalize_dim("cat", dim, nd)?;
-    let mut out_shape = t0.shape().to_vec();
-    out_shape[d] = 0;
-    for &(i, t) in &kept {
-        WgpuStorage::of("cat", t)?;
-        if t.ndim() != nd {
-            return Err(Error::shape(
-                "cat",
-                format!(
-                    "Tensors must have same number of dimensions: got {nd} and {} (tensor number {i0} of shape {:?} and tensor number {i} of shape {:?} in the list)",
-                    t.ndim(),
-                    t0.shape(),
-                    t.shape()
-                ),
-            ));
-        }
-        for k in (0..nd).filter(|&k| k != d) {
-            if t.shape()[k] != t0.shape()[k] {
-                return Err(Error::shape(
-                    "cat",
-                    format!(
-                        "Sizes of tensors must match except in dimension {d}. Expected size {} but got size {} for tensor number {i} in the list (shapes {:?} and {:?})",
-                        t0.shape()[k],
-                        t.shape()[k],
-                        t0.shape(),
-                        t.shape()
-                    ),
-                ));
-            }
-        }
-        out_shape[d] += t.shape()[d];
-    }
+    let d = m.dim;
     // inputs with nothing along `dim` add nothing
-    let parts: Vec<&Tensor> = kept
+    let parts: Vec<&Tensor> = m
+        .inputs
         .iter()
-        .map(|&(_, t)| t)
+        .map(|&i| &tensors[i])
         .filter(|t| t.shape()[d] > 0)
         .collect();
-    cat_parts(&ctx, &parts, d, &out_shape, dt)
+    if parts.is_empty() {
+        return WgpuStorage::tensor("cat", &ctx, m.dtype, &m.out_shape);
+    }
+    cat_parts(&ctx, &parts, d, &m.out_shape, m.dtype)
 }
 
 /// Inputs one `cat` dispatch binds at most (info and dst take two more).
