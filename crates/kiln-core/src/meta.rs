@@ -431,6 +431,121 @@ pub fn cat(tensors: &[Tensor], dim: i64) -> Result<CatMeta> {
     })
 }
 
+/// A checked `index_select`, `gather` or `embedding` call. The index
+/// *values* are the backend's to check against `size`: they live in
+/// storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexMeta {
+    /// The normalised dim indexed along (0 for `embedding`'s rows and for
+    /// a zero-dim source).
+    pub dim: usize,
+    /// Every index must lie in `[0, size)`.
+    pub size: usize,
+    /// The result's shape.
+    pub out_shape: Vec<usize>,
+}
+
+/// `Err(DTypeMismatch)` unless `index` is `i32` (kiln's `int64`).
+fn index_dtype(op: &str, index: &Tensor) -> Result<()> {
+    if index.dtype() != DType::I32 {
+        return Err(Error::DTypeMismatch {
+            op: op.to_string(),
+            expected: DType::I32,
+            got: index.dtype(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks `index_select(t, dim, index)`: an `i32` index of at most one
+/// dim. The result is `t` with `index.numel()` entries along `dim` (a
+/// zero-dim `t` is a one-element vector: the result has `index`'s shape).
+pub fn index_select(t: &Tensor, dim: i64, index: &Tensor) -> Result<IndexMeta> {
+    const OP: &str = "index_select";
+    index_dtype(OP, index)?;
+    if index.ndim() > 1 {
+        return Err(Error::shape(
+            OP,
+            format!("index must be 0-D or 1-D, got shape {:?}", index.shape()),
+        ));
+    }
+    let dim = normalize_dim(OP, dim, t.ndim())?;
+    if t.ndim() == 0 {
+        return Ok(IndexMeta {
+            dim,
+            size: 1,
+            out_shape: index.shape().to_vec(),
+        });
+    }
+    let mut out_shape = t.shape().to_vec();
+    out_shape[dim] = index.numel();
+    Ok(IndexMeta {
+        dim,
+        size: t.shape()[dim],
+        out_shape,
+    })
+}
+
+/// Checks `gather(t, dim, index)`: an `i32` index of `t`'s rank, no
+/// larger than `t` along every other dim. The result has `index`'s shape.
+pub fn gather(t: &Tensor, dim: i64, index: &Tensor) -> Result<IndexMeta> {
+    const OP: &str = "gather";
+    index_dtype(OP, index)?;
+    let nd = t.ndim();
+    if index.ndim() != nd {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "index tensor must have the same number of dimensions as the input: index shape {:?}, input shape {:?}",
+                index.shape(),
+                t.shape()
+            ),
+        ));
+    }
+    let d = normalize_dim(OP, dim, nd)?;
+    for k in (0..nd).filter(|&k| k != d) {
+        if index.shape()[k] > t.shape()[k] {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "size does not match at dimension {k}: expected index shape {:?} to be no larger than input shape {:?} apart from dimension {d}",
+                    index.shape(),
+                    t.shape()
+                ),
+            ));
+        }
+    }
+    Ok(IndexMeta {
+        dim: d,
+        size: if nd == 0 { 1 } else { t.shape()[d] },
+        out_shape: index.shape().to_vec(),
+    })
+}
+
+/// Checks `embedding(weight, indices)`: `i32` indices of any shape into
+/// the rows of a 2-D `[num_embeddings, embedding_dim]` weight. The result
+/// is `indices.shape + [embedding_dim]`.
+pub fn embedding(weight: &Tensor, indices: &Tensor) -> Result<IndexMeta> {
+    const OP: &str = "embedding";
+    index_dtype(OP, indices)?;
+    let &[num, width] = weight.shape() else {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "weight must be 2-D [num_embeddings, embedding_dim], got shape {:?}",
+                weight.shape()
+            ),
+        ));
+    };
+    let mut out_shape = indices.shape().to_vec();
+    out_shape.push(width);
+    Ok(IndexMeta {
+        dim: 0,
+        size: num,
+        out_shape,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -589,5 +704,23 @@ mod tests {
             e.contains("Expected size 2 but got size 3 for tensor number 1"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn index_shapes() {
+        let i = |shape: &[usize]| t(shape, DType::I32);
+        let r = index_select(&f(&[3, 4]), -1, &i(&[5])).unwrap();
+        assert_eq!((r.dim, r.size, r.out_shape), (1, 4, vec![3, 5]));
+        let r = index_select(&f(&[]), 0, &i(&[])).unwrap();
+        assert_eq!((r.dim, r.size, r.out_shape), (0, 1, vec![]));
+        let r = gather(&f(&[3, 4]), 0, &i(&[5, 2])).unwrap();
+        assert_eq!((r.dim, r.size, r.out_shape), (0, 3, vec![5, 2]));
+        assert!(gather(&f(&[3, 4]), 0, &i(&[5, 5])).is_err());
+        let r = embedding(&f(&[10, 3]), &i(&[2, 4])).unwrap();
+        assert_eq!((r.size, r.out_shape), (10, vec![2, 4, 3]));
+        assert!(matches!(
+            embedding(&f(&[10, 3]), &f(&[2])),
+            Err(Error::DTypeMismatch { .. })
+        ));
     }
 }
