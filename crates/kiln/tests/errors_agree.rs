@@ -81,6 +81,9 @@ fn matmul_errors_agree() {
             "zero-dim right" => |d| f(&[3], d).matmul(&f(&[], d)),
             "bool" => |d| z(&[2, 2], DType::Bool, d).matmul(&z(&[2, 2], DType::Bool, d)),
             "bool before shape" => |d| z(&[2], DType::Bool, d).matmul(&z(&[3], DType::Bool, d)),
+            "linear 1-D weight" => |d| f(&[2, 3], d).linear(&f(&[3], d), None),
+            "linear inner dims" => |d| f(&[2, 3], d).linear(&f(&[4, 2], d), None),
+            "linear bias" => |d| f(&[2, 3], d).linear(&f(&[4, 3], d), Some(&f(&[3], d))),
         ],
     );
 }
