@@ -6,6 +6,7 @@
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+use crate::value::{IValue, StackExt};
 
 /// A 2-element parameter from an `int[]` of length 1 or 2, each `>= min`.
 fn pair(op: &str, name: &str, v: &[i64], min: i64) -> Result<[usize; 2]> {
@@ -84,7 +85,40 @@ pub struct Conv2d {
     pub out: [usize; 2],
 }
 
+/// A boxed `conv2d` call: its tensors, read from the stack, and the
+/// checked parameters.
+#[derive(Debug, Clone)]
+pub struct Conv2dCall<'a> {
+    pub x: &'a Tensor,
+    pub weight: &'a Tensor,
+    pub bias: Option<&'a Tensor>,
+    pub conv: Conv2d,
+}
+
 impl Conv2d {
+    /// Reads a boxed `conv2d` call's arguments in schema order (`input,
+    /// weight, bias, stride, padding, dilation, groups`) and checks them
+    /// with [`Conv2d::check`].
+    pub fn from_stack(s: &[IValue]) -> Result<Conv2dCall<'_>> {
+        const OP: &str = "conv2d";
+        let (x, weight, bias) = (s.tensor(OP, 0)?, s.tensor(OP, 1)?, s.opt_tensor(OP, 2)?);
+        let conv = Conv2d::check(
+            x,
+            weight,
+            bias,
+            s.int_list(OP, 3)?,
+            s.int_list(OP, 4)?,
+            s.int_list(OP, 5)?,
+            s.int(OP, 6)?,
+        )?;
+        Ok(Conv2dCall {
+            x,
+            weight,
+            bias,
+            conv,
+        })
+    }
+
     /// Checks a call's dtypes (float, all the same), ranks, channel counts,
     /// groups, bias shape and parameters, with PyTorch's messages.
     pub fn check(
@@ -246,6 +280,21 @@ pub struct MaxPool2d {
 }
 
 impl MaxPool2d {
+    /// Reads a boxed `max_pool2d` call's arguments in schema order (`input,
+    /// kernel_size, stride, padding`) and checks them with
+    /// [`MaxPool2d::check`]; returns the input with the checked call.
+    pub fn from_stack(s: &[IValue]) -> Result<(&Tensor, MaxPool2d)> {
+        const OP: &str = "max_pool2d";
+        let x = s.tensor(OP, 0)?;
+        let pool = MaxPool2d::check(
+            x,
+            s.int_list(OP, 1)?,
+            s.int_list(OP, 2)?,
+            s.int_list(OP, 3)?,
+        )?;
+        Ok((x, pool))
+    }
+
     /// Checks a call: any dtype but bool, an empty `stride` meaning the
     /// kernel size, padding at most half the kernel, an output of at least
     /// one element per dim.

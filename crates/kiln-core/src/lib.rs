@@ -7,7 +7,9 @@
 //! - [`Dispatcher`]: the op table, kernels per key, fallbacks, fallthroughs,
 //!   custom ops through [`Library`];
 //! - [`Tensor`]: the handle (storage, [`Layout`], [`DType`], [`Device`]) and
-//!   its op methods, which call the dispatcher.
+//!   its op methods, which call the dispatcher;
+//! - [`meta`] and [`conv`]: the argument checks, output shapes and result
+//!   dtypes that every backend shares.
 
 pub mod api;
 pub mod conv;
@@ -18,6 +20,7 @@ pub mod dtype;
 pub mod error;
 pub mod key;
 pub mod layout;
+pub mod meta;
 pub mod ops;
 pub mod schema;
 pub mod tensor;

@@ -11,8 +11,8 @@ use crate::elem::Elem;
 use crate::kernels::matmul::{product_f32, Dims, Mat};
 use crate::storage::alloc;
 use crate::tensor_io::{slice_of, to_contiguous_vec, wrap};
-use kiln_core::conv::{Conv2d, MaxPool2d};
-use kiln_core::{op, DType, DispatchKey, Dispatcher, Result, StackExt, StackResult, Tensor};
+use kiln_core::conv::{Conv2d, Conv2dCall, MaxPool2d};
+use kiln_core::{op, DType, DispatchKey, Dispatcher, Result, StackResult, Tensor};
 use rayon::prelude::*;
 
 /// A checked conv2d call (the shape facts live in kiln-core).
@@ -138,18 +138,16 @@ fn conv_typed<T: Elem>(cv: &Conv, x: &Tensor, wb: &Weights<'_>, shape: &[usize])
 }
 
 /// 2-D convolution (cross-correlation, as PyTorch) of `[N, C, H, W]` input
-/// with `[O, C / groups, kH, kW]` weight and optional `[O]` bias.
-pub fn conv2d(
-    x: &Tensor,
-    weight: &Tensor,
-    bias: Option<&Tensor>,
-    stride: &[i64],
-    padding: &[i64],
-    dilation: &[i64],
-    groups: i64,
-) -> Result<Tensor> {
+/// with `[O, C / groups, kH, kW]` weight and optional `[O]` bias, as
+/// checked by [`Conv2d::from_stack`].
+pub fn conv2d(call: Conv2dCall<'_>) -> Result<Tensor> {
     const OP: &str = "conv2d";
-    let cv = Conv::check(x, weight, bias, stride, padding, dilation, groups)?;
+    let Conv2dCall {
+        x,
+        weight,
+        bias,
+        conv: cv,
+    } = call;
     let w = to_contiguous_vec::<f32>(OP, weight)?;
     let b = bias.map(|b| to_contiguous_vec::<f32>(OP, b)).transpose()?;
     let wb = Weights {
@@ -216,14 +214,9 @@ fn pool_typed<T: Elem + PartialOrd>(x: &Tensor, pl: &MaxPool2d, shape: &[usize])
 }
 
 /// 2-D max pooling of `[N, C, H, W]` (or `[C, H, W]`); an empty `stride`
-/// means the kernel size; padding is at most half the kernel.
-pub fn max_pool2d(
-    x: &Tensor,
-    kernel_size: &[i64],
-    stride: &[i64],
-    padding: &[i64],
-) -> Result<Tensor> {
-    let pl = MaxPool2d::check(x, kernel_size, stride, padding)?;
+/// means the kernel size; padding is at most half the kernel. `pl` is
+/// [`MaxPool2d::check`]'s answer for `x`.
+pub fn max_pool2d(x: &Tensor, pl: MaxPool2d) -> Result<Tensor> {
     let shape = pl.out_shape();
     match x.dtype() {
         DType::F32 => pool_typed::<f32>(x, &pl, &shape),
@@ -235,34 +228,16 @@ pub fn max_pool2d(
 }
 
 pub(crate) fn register(d: &Dispatcher) -> Result<()> {
-    d.register_kernel(op::CONV2D, DispatchKey::Cpu, "cpu::conv2d", |_, _, s| {
-        const OP: &str = "conv2d";
-        let out = conv2d(
-            s.tensor(OP, 0)?,
-            s.tensor(OP, 1)?,
-            s.opt_tensor(OP, 2)?,
-            s.int_list(OP, 3)?,
-            s.int_list(OP, 4)?,
-            s.int_list(OP, 5)?,
-            s.int(OP, 6)?,
-        )?;
+    let k = DispatchKey::Cpu;
+    d.register_kernel(op::CONV2D, k, "cpu::conv2d", |_, _, s| {
+        let out = conv2d(Conv2d::from_stack(s)?)?;
         s.set_result(out);
         Ok(())
     })?;
-    d.register_kernel(
-        op::MAX_POOL2D,
-        DispatchKey::Cpu,
-        "cpu::max_pool2d",
-        |_, _, s| {
-            const OP: &str = "max_pool2d";
-            let out = max_pool2d(
-                s.tensor(OP, 0)?,
-                s.int_list(OP, 1)?,
-                s.int_list(OP, 2)?,
-                s.int_list(OP, 3)?,
-            )?;
-            s.set_result(out);
-            Ok(())
-        },
-    )
+    d.register_kernel(op::MAX_POOL2D, k, "cpu::max_pool2d", |_, _, s| {
+        let (x, pool) = MaxPool2d::from_stack(s)?;
+        let out = max_pool2d(x, pool)?;
+        s.set_result(out);
+        Ok(())
+    })
 }

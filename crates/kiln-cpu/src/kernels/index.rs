@@ -5,23 +5,10 @@
 
 use crate::iter::{map_strided, Operand};
 use crate::tensor_io::{slice_of, wrap};
-use kiln_core::layout::normalize_dim;
+use kiln_core::meta::{self, IndexMeta};
 use kiln_core::{
-    for_each_index, op, DType, DispatchKey, Dispatcher, Error, Result, StackExt, StackResult,
-    Tensor,
+    for_each_index, op, DispatchKey, Dispatcher, Error, Result, StackExt, StackResult, Tensor,
 };
-
-/// `Err(DTypeMismatch)` unless `index` is `i32`.
-fn check_index_dtype(op: &str, index: &Tensor) -> Result<()> {
-    if index.dtype() != DType::I32 {
-        return Err(Error::DTypeMismatch {
-            op: op.to_string(),
-            expected: DType::I32,
-            got: index.dtype(),
-        });
-    }
-    Ok(())
-}
 
 /// Checks every index of `index` against `[0, size)`.
 fn check_range(op: &str, index: &Tensor, size: usize) -> Result<()> {
@@ -45,7 +32,6 @@ fn check_range(op: &str, index: &Tensor, size: usize) -> Result<()> {
 
 /// The indices of `index` in logical order, checked against `[0, size)`.
 fn read_indices(op: &str, index: &Tensor, size: usize) -> Result<Vec<usize>> {
-    check_index_dtype(op, index)?;
     check_range(op, index, size)?;
     let s = slice_of::<i32>(op, index)?;
     let mut out = Vec::with_capacity(index.numel());
@@ -56,17 +42,13 @@ fn read_indices(op: &str, index: &Tensor, size: usize) -> Result<Vec<usize>> {
 /// Entries of `t` along `dim` picked by the 0-D or 1-D `index`.
 pub fn index_select(t: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     const OP: &str = "index_select";
-    check_index_dtype(OP, index)?;
-    if index.ndim() > 1 {
-        return Err(Error::shape(
-            OP,
-            format!("index must be 0-D or 1-D, got shape {:?}", index.shape()),
-        ));
-    }
-    let d = normalize_dim(OP, dim, t.ndim())?;
+    let IndexMeta {
+        dim: d,
+        size,
+        out_shape,
+    } = meta::index_select(t, dim, index)?;
     let l = t.layout();
     let nd = t.ndim();
-    let size = if nd == 0 { 1 } else { t.shape()[d] };
     let idx = read_indices(OP, index, size)?;
     // A zero-dim source is a one-element vector along dim 0.
     let (shape, mut strides) = if nd == 0 {
@@ -89,11 +71,6 @@ pub fn index_select(t: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
             offset: 0,
         },
     ];
-    let out_shape = if nd == 0 {
-        index.shape().to_vec()
-    } else {
-        shape.clone()
-    };
     crate::with_dtype!(t.dtype(), T => {
         let src = slice_of::<T>(OP, t)?;
         wrap(map_strided(&shape, &ops, |[o, j]| src[o + idx[j] * sd]), &out_shape)
@@ -104,32 +81,12 @@ pub fn index_select(t: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
 /// output has `index`'s shape.
 pub fn gather(t: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     const OP: &str = "gather";
-    check_index_dtype(OP, index)?;
+    let IndexMeta {
+        dim: d,
+        size,
+        out_shape,
+    } = meta::gather(t, dim, index)?;
     let nd = t.ndim();
-    if index.ndim() != nd {
-        return Err(Error::shape(
-            OP,
-            format!(
-                "index tensor must have the same number of dimensions as the input: index shape {:?}, input shape {:?}",
-                index.shape(),
-                t.shape()
-            ),
-        ));
-    }
-    let d = normalize_dim(OP, dim, nd)?;
-    for k in (0..nd).filter(|&k| k != d) {
-        if index.shape()[k] > t.shape()[k] {
-            return Err(Error::shape(
-                OP,
-                format!(
-                    "size does not match at dimension {k}: expected index shape {:?} to be no larger than input shape {:?} apart from dimension {d}",
-                    index.shape(),
-                    t.shape()
-                ),
-            ));
-        }
-    }
-    let size = if nd == 0 { 1 } else { t.shape()[d] };
     check_range(OP, index, size)?;
     let l = t.layout();
     let mut strides = l.strides().to_vec();
@@ -148,7 +105,7 @@ pub fn gather(t: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     let ix = slice_of::<i32>(OP, index)?;
     crate::with_dtype!(t.dtype(), T => {
         let src = slice_of::<T>(OP, t)?;
-        wrap(map_strided(index.shape(), &ops, |[o, i]| src[o + ix[i] as usize * sd]), index.shape())
+        wrap(map_strided(index.shape(), &ops, |[o, i]| src[o + ix[i] as usize * sd]), &out_shape)
     })
 }
 
@@ -156,17 +113,8 @@ pub fn gather(t: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
 /// output's shape is `indices.shape + [dim]`.
 pub fn embedding(weight: &Tensor, indices: &Tensor) -> Result<Tensor> {
     const OP: &str = "embedding";
-    check_index_dtype(OP, indices)?;
-    if weight.ndim() != 2 {
-        return Err(Error::shape(
-            OP,
-            format!(
-                "weight must be 2-D [num_embeddings, embedding_dim], got shape {:?}",
-                weight.shape()
-            ),
-        ));
-    }
-    let (num, dim) = (weight.shape()[0], weight.shape()[1]);
+    let m = meta::embedding(weight, indices)?;
+    let (num, dim) = (m.size, weight.shape()[1]);
     let idx = read_indices(OP, indices, num)?;
     let l = weight.layout();
     let (rs, cs) = (l.strides()[0], l.strides()[1]);
@@ -180,11 +128,9 @@ pub fn embedding(weight: &Tensor, indices: &Tensor) -> Result<Tensor> {
             offset: 0,
         },
     ];
-    let mut out_shape = indices.shape().to_vec();
-    out_shape.push(dim);
     crate::with_dtype!(weight.dtype(), T => {
         let src = slice_of::<T>(OP, weight)?;
-        wrap(map_strided(&[idx.len(), dim], &ops, |[o, i]| src[o + idx[i] * rs]), &out_shape)
+        wrap(map_strided(&[idx.len(), dim], &ops, |[o, i]| src[o + idx[i] * rs]), &m.out_shape)
     })
 }
 

@@ -6,7 +6,7 @@
 use crate::kernels::softmax::float_rows;
 use crate::kernels::vmath::{self, simd_fn};
 use crate::tensor_io::to_contiguous_vec;
-use kiln_core::{op, DispatchKey, Dispatcher, Error, Result, StackExt, StackResult, Tensor};
+use kiln_core::{meta, op, DispatchKey, Dispatcher, Result, StackExt, StackResult, Tensor};
 
 #[inline(always)]
 fn layer_norm_row_impl<const FMA: bool>(
@@ -58,28 +58,6 @@ simd_fn! {
 
 const NAME: &str = "layer_norm";
 
-/// `weight` or `bias` as f32, after checking its shape and dtype.
-fn affine(which: &str, t: Option<&Tensor>, shape: &[usize]) -> Result<Option<Vec<f32>>> {
-    let Some(t) = t else { return Ok(None) };
-    if t.shape() != shape {
-        return Err(Error::shape(
-            NAME,
-            format!(
-                "{which} of shape {:?} does not match normalized_shape {shape:?}",
-                t.shape()
-            ),
-        ));
-    }
-    if !t.dtype().is_float() {
-        return Err(Error::dtype(
-            NAME,
-            t.dtype(),
-            format!("{which} needs a floating dtype"),
-        ));
-    }
-    to_contiguous_vec::<f32>(NAME, t).map(Some)
-}
-
 /// `layer_norm(x, normalized_shape, weight, bias, eps)`.
 pub fn layer_norm(
     x: &Tensor,
@@ -88,37 +66,11 @@ pub fn layer_norm(
     bias: Option<&Tensor>,
     eps: f64,
 ) -> Result<Tensor> {
-    if !x.dtype().is_float() {
-        return Err(Error::dtype(
-            NAME,
-            x.dtype(),
-            "needs a floating dtype; cast the input to one first",
-        ));
-    }
-    let ns = normalized_shape
-        .iter()
-        .map(|&d| usize::try_from(d))
-        .collect::<std::result::Result<Vec<usize>, _>>()
-        .map_err(|_| {
-            Error::shape(
-                NAME,
-                format!("normalized_shape {normalized_shape:?} has a negative size"),
-            )
-        })?;
-    let shape = x.shape();
-    if ns.is_empty() || shape.len() < ns.len() || shape[shape.len() - ns.len()..] != ns[..] {
-        return Err(Error::shape(
-            NAME,
-            format!(
-                "given normalized_shape {ns:?}, expected an input of shape [*, {}], but got {shape:?}",
-                ns.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
-            ),
-        ));
-    }
-    let w = affine("weight", weight, &ns)?;
-    let b = affine("bias", bias, &ns)?;
-    let eps = eps as f32;
-    float_rows(NAME, x, ns.iter().product(), &|x: &[f32], y: &mut [f32]| {
+    let m = meta::layer_norm(x, normalized_shape, weight, bias, eps)?;
+    let f32s = |t: Option<&Tensor>| t.map(|t| to_contiguous_vec::<f32>(NAME, t)).transpose();
+    let (w, b) = (f32s(weight)?, f32s(bias)?);
+    let eps = m.eps;
+    float_rows(NAME, x, m.row, &|x: &[f32], y: &mut [f32]| {
         layer_norm_row(x, y, w.as_deref(), b.as_deref(), eps)
     })
 }

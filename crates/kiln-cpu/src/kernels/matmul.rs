@@ -26,10 +26,10 @@ use crate::kernels::cast::cast;
 use crate::storage::alloc;
 use crate::tensor_io::{slice_of, wrap};
 use half::f16;
-use kiln_core::layout::broadcast_shapes;
+use kiln_core::meta::{self, MatmulMeta};
 use kiln_core::{
-    op, promote_types, stack, DType, DispatchKey, DispatchKeySet, Dispatcher, Error, IValue,
-    Layout, Result, Stack, StackExt, StackResult, Tensor,
+    op, stack, DType, DispatchKey, DispatchKeySet, Dispatcher, Error, IValue, Layout, Result,
+    Stack, StackExt, StackResult, Tensor,
 };
 use rayon::prelude::*;
 
@@ -89,56 +89,28 @@ fn as_matrix(l: &Layout, vector_is_row: bool) -> (Layout, usize, usize, Mat) {
     )
 }
 
-fn plan(a: &Layout, b: &Layout) -> Result<Plan> {
-    let (sa, sb) = (a.shape(), b.shape());
-    if sa.is_empty() || sb.is_empty() {
-        return Err(Error::shape(
-            "matmul",
-            format!("both arguments to matmul need to be at least 1-D, but they are shapes {sa:?} and {sb:?}"),
-        ));
-    }
-    let (ba, m, k, ma) = as_matrix(a, true);
-    let (bb, kb, n, mb) = as_matrix(b, false);
-    if k != kb {
-        return Err(Error::shape(
-            "matmul",
-            format!("shapes {sa:?} and {sb:?} cannot be multiplied ({m}x{k} and {kb}x{n}): inner dimensions {k} and {kb} differ"),
-        ));
-    }
-    let batch = broadcast_shapes("matmul", ba.shape(), bb.shape()).map_err(|_| {
-        Error::shape(
-            "matmul",
-            format!(
-                "batch dims {:?} and {:?} of shapes {sa:?} and {sb:?} are not broadcastable",
-                ba.shape(),
-                bb.shape()
-            ),
-        )
-    })?;
+/// The batches of `meta`'s products over the operand layouts `a`, `b`.
+fn plan(meta: &MatmulMeta, a: &Layout, b: &Layout) -> Result<Plan> {
+    let (ba, _, _, ma) = as_matrix(a, true);
+    let (bb, _, _, mb) = as_matrix(b, false);
+    let batch = &meta.batch;
     let ops = [
-        Operand::of(&ba.broadcast_to("matmul", &batch)?),
-        Operand::of(&bb.broadcast_to("matmul", &batch)?),
+        Operand::of(&ba.broadcast_to("matmul", batch)?),
+        Operand::of(&bb.broadcast_to("matmul", batch)?),
     ];
     let count: usize = batch.iter().product();
     let mut batches = Vec::with_capacity(count);
-    walk(&batch, &ops, 0, count, |_, [oa, ob]| batches.push((oa, ob)));
-    let mut out_shape = batch;
-    if sa.len() > 1 {
-        out_shape.push(m);
-    }
-    if sb.len() > 1 {
-        out_shape.push(n);
-    }
+    walk(batch, &ops, 0, count, |_, [oa, ob]| batches.push((oa, ob)));
     Ok(Plan {
         dims: Dims {
-            m,
-            k,
-            n,
+            m: meta.m,
+            k: meta.k,
+            n: meta.n,
             a: ma,
             b: mb,
         },
         batches,
-        out_shape: out_shape.to_vec(),
+        out_shape: meta.out_shape.clone(),
     })
 }
 
@@ -339,16 +311,10 @@ fn run<T: MatElem>(p: &Plan, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// `a @ b` with `torch.matmul`'s shape rules; mixed dtypes promote.
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let dt = promote_types(a.dtype(), b.dtype());
-    if dt == DType::Bool {
-        return Err(Error::dtype(
-            "matmul",
-            dt,
-            "matmul is defined for f32, f16, bf16 and i32",
-        ));
-    }
-    // Shape errors come from the caller's tensors, before any cast.
-    let p = plan(a.layout(), b.layout())?;
+    // Errors come from the caller's tensors, before any cast.
+    let meta = meta::matmul(a, b)?;
+    let dt = meta.dtype;
+    let p = plan(&meta, a.layout(), b.layout())?;
     // bf16 computes in f32 (an operand promoted to bf16 rounds first).
     let cdt = if dt == DType::BF16 { DType::F32 } else { dt };
     if a.dtype() == cdt && b.dtype() == cdt {
@@ -363,7 +329,7 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     };
     // A cast is a contiguous copy with a layout of its own: plan again.
     let (a, b) = (promote(a)?, promote(b)?);
-    run_as(dt, &plan(a.layout(), b.layout())?, &a, &b)
+    run_as(dt, &plan(&meta, a.layout(), b.layout())?, &a, &b)
 }
 
 /// Runs `p` on operands already in `dt`'s compute dtype.

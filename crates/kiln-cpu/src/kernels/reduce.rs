@@ -27,49 +27,11 @@ use crate::kernels::vmath::{self, simd_fn, F32Block};
 use crate::storage::{alloc, CpuElem};
 use crate::tensor_io::{slice_of, wrap};
 use half::{bf16, f16};
-use kiln_core::layout::{normalize_dim, normalize_dims};
+pub use kiln_core::meta::{ArgOp, ReduceOp};
 use kiln_core::{
-    op, DType, DispatchKey, Dispatcher, Error, Layout, Result, StackExt, StackResult, Tensor,
+    meta, op, DType, DispatchKey, Dispatcher, Layout, Result, StackExt, StackResult, Tensor,
 };
 use rayon::prelude::*;
-
-/// `sum`, `mean`, `max` or `min`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReduceOp {
-    Sum,
-    Mean,
-    Max,
-    Min,
-}
-
-impl ReduceOp {
-    /// The op's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            ReduceOp::Sum => "sum",
-            ReduceOp::Mean => "mean",
-            ReduceOp::Max => "max",
-            ReduceOp::Min => "min",
-        }
-    }
-}
-
-/// `argmax` or `argmin`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArgOp {
-    ArgMax,
-    ArgMin,
-}
-
-impl ArgOp {
-    /// The op's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            ArgOp::ArgMax => "argmax",
-            ArgOp::ArgMin => "argmin",
-        }
-    }
-}
 
 /// `(size, stride)` of one dim.
 type Dim = (usize, usize);
@@ -150,7 +112,6 @@ fn for_each_run(
 
 /// How a reduction reads its input (see Note [How a reduction walks its input]).
 struct Plan {
-    out_shape: Vec<usize>,
     kept: Vec<Dim>,
     red: Vec<Dim>,
     offset: usize,
@@ -161,7 +122,7 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(l: &Layout, reduced: &[bool], keepdim: bool) -> Plan {
+    fn new(l: &Layout, reduced: &[bool]) -> Plan {
         let dims = || {
             l.shape()
                 .iter()
@@ -169,12 +130,7 @@ impl Plan {
                 .zip(l.strides().iter().copied())
                 .zip(reduced.iter().copied())
         };
-        let out_shape = dims()
-            .filter(|&(_, r)| keepdim || !r)
-            .map(|((n, _), r)| if r { 1 } else { n })
-            .collect();
         Plan {
-            out_shape,
             kept: coalesce(dims().filter(|&(_, r)| !r).map(|(d, _)| d)),
             red: coalesce(dims().filter(|&(_, r)| r).map(|(d, _)| d)),
             offset: l.offset(),
@@ -514,88 +470,43 @@ fn column_task<T: F32Block, R: Reducer<T>>(
     }
 }
 
-/// Reduces `t` by `r` as `p` says, into a tensor of `p.out_shape`.
+/// Reduces `t` by `r` as `p` says, into a tensor of `shape`.
 fn reduce_typed<T: F32Block, R: Reducer<T>>(
     op: &str,
     r: &R,
     t: &Tensor,
     p: &Plan,
+    shape: &[usize],
 ) -> Result<Tensor> {
     let src = slice_of::<T>(op, t)?;
-    wrap(run(r, src, p), &p.out_shape)
-}
-
-/// The error for a `max`/`min`/`arg*` over no elements, naming the first
-/// empty reduced dim (PyTorch's wording).
-fn empty_reduction(op: &str, shape: &[usize], reduced: &[bool], all: bool) -> Error {
-    let dim = shape.iter().zip(reduced).position(|(&n, &r)| r && n == 0);
-    match dim {
-        Some(d) if !all => Error::shape(
-            op,
-            format!("Expected reduction dim {d} to have non-zero size (input shape {shape:?})"),
-        ),
-        _ => Error::shape(
-            op,
-            format!("Expected reduction dim to be specified for input.numel() == 0 (input shape {shape:?})"),
-        ),
-    }
+    wrap(run(r, src, p), shape)
 }
 
 /// `op` of `t` over `dims` (every dim when empty).
 pub fn reduce(op: ReduceOp, t: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
     let name = op.name();
-    let nd = t.ndim();
-    let ds = normalize_dims(name, dims, nd)?;
-    let mut reduced = vec![dims.is_empty(); nd];
-    if nd > 0 {
-        for d in ds {
-            reduced[d] = true;
-        }
-    }
-    let p = Plan::new(t.layout(), &reduced, keepdim);
-    let dt = t.dtype();
+    let meta = meta::reduce(op, t, dims, keepdim)?;
+    let p = Plan::new(t.layout(), &meta.reduced);
+    let shape = &meta.out_shape;
     match op {
-        ReduceOp::Sum | ReduceOp::Mean => match dt {
-            DType::F32 => reduce_typed::<f32, _>(
-                name,
-                &FloatSum {
-                    mean: op == ReduceOp::Mean,
-                },
-                t,
-                &p,
-            ),
-            DType::F16 => reduce_typed::<f16, _>(
-                name,
-                &FloatSum {
-                    mean: op == ReduceOp::Mean,
-                },
-                t,
-                &p,
-            ),
-            DType::BF16 => reduce_typed::<bf16, _>(
-                name,
-                &FloatSum {
-                    mean: op == ReduceOp::Mean,
-                },
-                t,
-                &p,
-            ),
-            DType::I32 | DType::Bool if op == ReduceOp::Mean => Err(Error::dtype(
-                name,
-                dt,
-                "mean needs a floating dtype; cast the input to one first",
-            )),
-            DType::I32 => reduce_typed::<i32, _>(name, &IntSum, t, &p),
-            DType::Bool => reduce_typed::<bool, _>(name, &IntSum, t, &p),
-        },
-        ReduceOp::Max | ReduceOp::Min => {
-            if p.m == 0 {
-                return Err(empty_reduction(name, t.shape(), &reduced, dims.is_empty()));
+        ReduceOp::Sum | ReduceOp::Mean => {
+            let r = FloatSum {
+                mean: op == ReduceOp::Mean,
+            };
+            // (the mean of an integer tensor was refused by the check)
+            match t.dtype() {
+                DType::F32 => reduce_typed::<f32, _>(name, &r, t, &p, shape),
+                DType::F16 => reduce_typed::<f16, _>(name, &r, t, &p, shape),
+                DType::BF16 => reduce_typed::<bf16, _>(name, &r, t, &p, shape),
+                DType::I32 => reduce_typed::<i32, _>(name, &IntSum, t, &p, shape),
+                DType::Bool => reduce_typed::<bool, _>(name, &IntSum, t, &p, shape),
             }
+        }
+        ReduceOp::Max | ReduceOp::Min => {
             let r = Extreme {
                 max: op == ReduceOp::Max,
             };
-            crate::with_dtype!(dt, T => reduce_typed::<T, _>(name, &r, t, &p))
+            crate::with_dtype!(t.dtype(), T => reduce_typed::<T, _>(name, &r, t, &p, shape))
         }
     }
 }
@@ -604,34 +515,18 @@ pub fn reduce(op: ReduceOp, t: &Tensor, dims: &[i64], keepdim: bool) -> Result<T
 /// indices.
 pub fn arg_reduce(op: ArgOp, t: &Tensor, dim: Option<i64>, keepdim: bool) -> Result<Tensor> {
     let name = op.name();
-    let nd = t.ndim();
-    let reduced = match dim {
-        None => vec![true; nd],
-        Some(d) => {
-            let d = normalize_dim(name, d, nd)?;
-            (0..nd).map(|i| i == d).collect()
-        }
-    };
-    if t.dtype() == DType::Bool {
-        return Err(Error::dtype(
-            name,
-            DType::Bool,
-            "cast the bool tensor to i32 or a float first",
-        ));
-    }
-    let p = Plan::new(t.layout(), &reduced, keepdim);
-    if p.m == 0 {
-        return Err(empty_reduction(name, t.shape(), &reduced, dim.is_none()));
-    }
+    let meta = meta::arg_reduce(op, t, dim, keepdim)?;
+    let p = Plan::new(t.layout(), &meta.reduced);
+    let shape = &meta.out_shape;
     let r = ArgExtreme {
         max: op == ArgOp::ArgMax,
     };
     match t.dtype() {
-        DType::F32 => reduce_typed::<f32, _>(name, &r, t, &p),
-        DType::F16 => reduce_typed::<f16, _>(name, &r, t, &p),
-        DType::BF16 => reduce_typed::<bf16, _>(name, &r, t, &p),
-        DType::I32 => reduce_typed::<i32, _>(name, &r, t, &p),
-        DType::Bool => unreachable!("bool was refused above"),
+        DType::F32 => reduce_typed::<f32, _>(name, &r, t, &p, shape),
+        DType::F16 => reduce_typed::<f16, _>(name, &r, t, &p, shape),
+        DType::BF16 => reduce_typed::<bf16, _>(name, &r, t, &p, shape),
+        DType::I32 => reduce_typed::<i32, _>(name, &r, t, &p, shape),
+        DType::Bool => unreachable!("bool was refused by the check"),
     }
 }
 

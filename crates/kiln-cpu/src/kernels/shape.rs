@@ -5,10 +5,7 @@
 use crate::iter::{walk, Operand, GRAIN};
 use crate::storage::{alloc, CpuElem};
 use crate::tensor_io::{ensure_dtype, slice_of, wrap};
-use kiln_core::layout::normalize_dim;
-use kiln_core::{
-    op, DispatchKey, Dispatcher, Error, Result, ResultType, StackExt, StackResult, Tensor,
-};
+use kiln_core::{meta, op, DispatchKey, Dispatcher, Result, StackExt, StackResult, Tensor};
 use rayon::prelude::*;
 
 /// One input as `cat` copies it: per output row (the dims before `dim`),
@@ -103,66 +100,13 @@ fn cat_typed<T: CpuElem>(parts: &[Tensor], d: usize, out_shape: &[usize]) -> Res
 /// `[0]` are skipped whatever the others' shapes (but still take part in
 /// type promotion).
 pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
-    let first = tensors
-        .first()
-        .ok_or_else(|| Error::invalid("cat", "expected a non-empty list of tensors"))?;
-    let dt = tensors
+    let m = meta::cat(tensors, dim)?;
+    let parts = m
+        .inputs
         .iter()
-        .fold(ResultType::new(), |r, t| {
-            r.tensor(t.dtype(), t.ndim().max(1))
-        })
-        .finish();
-    if let Some(i) = tensors.iter().position(|t| t.ndim() == 0) {
-        return Err(Error::invalid(
-            "cat",
-            format!("zero-dimensional tensor (at position {i}) cannot be concatenated"),
-        ));
-    }
-    let kept: Vec<(usize, &Tensor)> = tensors
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| !(t.ndim() == 1 && t.numel() == 0))
-        .collect();
-    let Some(&(i0, t0)) = kept.first() else {
-        return cat_typed_dyn(&[], 0, first.shape(), dt);
-    };
-    let nd = t0.ndim();
-    let d = normalize_dim("cat", dim, nd)?;
-    let mut out_shape = t0.shape().to_vec();
-    out_shape[d] = 0;
-    for &(i, t) in &kept {
-        if t.ndim() != nd {
-            return Err(Error::shape(
-                "cat",
-                format!(
-                    "Tensors must have same number of dimensions: got {nd} and {} (tensor number {i0} of shape {:?} and tensor number {i} of shape {:?} in the list)",
-                    t.ndim(),
-                    t0.shape(),
-                    t.shape()
-                ),
-            ));
-        }
-        for k in (0..nd).filter(|&k| k != d) {
-            if t.shape()[k] != t0.shape()[k] {
-                return Err(Error::shape(
-                    "cat",
-                    format!(
-                        "Sizes of tensors must match except in dimension {d}. Expected size {} but got size {} for tensor number {i} in the list (shapes {:?} and {:?})",
-                        t0.shape()[k],
-                        t.shape()[k],
-                        t0.shape(),
-                        t.shape()
-                    ),
-                ));
-            }
-        }
-        out_shape[d] += t.shape()[d];
-    }
-    let parts = kept
-        .iter()
-        .map(|&(_, t)| ensure_dtype(t, dt).map(std::borrow::Cow::into_owned))
+        .map(|&i| ensure_dtype(&tensors[i], m.dtype).map(std::borrow::Cow::into_owned))
         .collect::<Result<Vec<_>>>()?;
-    cat_typed_dyn(&parts, d, &out_shape, dt)
+    cat_typed_dyn(&parts, m.dim, &m.out_shape, m.dtype)
 }
 
 fn cat_typed_dyn(

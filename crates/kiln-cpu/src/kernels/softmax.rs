@@ -13,7 +13,7 @@ use crate::kernels::cast;
 use crate::kernels::vmath::{self, simd_fn, F32Block};
 use crate::storage::alloc;
 use crate::tensor_io::{slice_of, wrap};
-use kiln_core::layout::normalize_dim;
+use kiln_core::meta;
 use kiln_core::{op, DispatchKey, Dispatcher, Error, Result, StackExt, StackResult, Tensor};
 use rayon::prelude::*;
 
@@ -120,15 +120,8 @@ pub(crate) fn float_rows(
 /// `softmax(t, dim)`, or `log_softmax` when `log`.
 pub fn softmax(t: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
     let name = if log { "log_softmax" } else { "softmax" };
-    if !t.dtype().is_float() {
-        return Err(Error::dtype(
-            name,
-            t.dtype(),
-            "needs a floating dtype; cast the input to one first",
-        ));
-    }
+    let d = meta::softmax(t, dim, log)?;
     let nd = t.ndim();
-    let d = normalize_dim(name, dim, nd)?;
     let row = |x: &[f32], y: &mut [f32]| softmax_row(x, y, log);
     if nd == 0 {
         return float_rows(name, t, 1, &row);

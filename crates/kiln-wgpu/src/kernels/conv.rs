@@ -17,8 +17,8 @@ use super::reduce::{finish, written};
 use crate::context::{Access, Arg};
 use crate::shader::{self, compute_type, Repr, CONV, ELEMENTWISE};
 use crate::storage::WgpuStorage;
-use kiln_core::conv::{Conv2d, MaxPool2d};
-use kiln_core::{op, DType, DispatchKey, Dispatcher, Result, StackExt, StackResult, Tensor};
+use kiln_core::conv::{Conv2d, Conv2dCall, MaxPool2d};
+use kiln_core::{op, DType, DispatchKey, Dispatcher, Result, StackResult, Tensor};
 
 /// Invocations per conv2d workgroup (`CWG` in conv.wgsl).
 const CWG: usize = 64;
@@ -31,17 +31,14 @@ fn channel_block(og: usize) -> usize {
     og.next_power_of_two().clamp(1, 8)
 }
 
-fn conv2d(
-    x: &Tensor,
-    weight: &Tensor,
-    bias: Option<&Tensor>,
-    stride: &[i64],
-    padding: &[i64],
-    dilation: &[i64],
-    groups: i64,
-) -> Result<Tensor> {
+fn conv2d(call: Conv2dCall<'_>) -> Result<Tensor> {
     const OP: &str = "conv2d";
-    let cv = Conv2d::check(x, weight, bias, stride, padding, dilation, groups)?;
+    let Conv2dCall {
+        x,
+        weight,
+        bias,
+        conv: cv,
+    } = call;
     let dt = x.dtype();
     let xs = WgpuStorage::of(OP, x)?;
     let ws = WgpuStorage::of(OP, weight)?;
@@ -135,9 +132,8 @@ fn conv2d(
     finish(out, dt)
 }
 
-fn max_pool2d(x: &Tensor, kernel_size: &[i64], stride: &[i64], padding: &[i64]) -> Result<Tensor> {
+fn max_pool2d(x: &Tensor, pl: MaxPool2d) -> Result<Tensor> {
     const OP: &str = "max_pool2d";
-    let pl = MaxPool2d::check(x, kernel_size, stride, padding)?;
     let dt = x.dtype();
     let xs = WgpuStorage::of(OP, x)?;
     let ctx = xs.context().clone();
@@ -219,27 +215,13 @@ fn max_pool2d(x: &Tensor, kernel_size: &[i64], stride: &[i64], padding: &[i64]) 
 pub(crate) fn register(d: &Dispatcher) -> Result<()> {
     let k = DispatchKey::Wgpu;
     d.register_kernel(op::CONV2D, k, "wgpu::conv2d", |_, _, s| {
-        const OP: &str = "conv2d";
-        let out = conv2d(
-            s.tensor(OP, 0)?,
-            s.tensor(OP, 1)?,
-            s.opt_tensor(OP, 2)?,
-            s.int_list(OP, 3)?,
-            s.int_list(OP, 4)?,
-            s.int_list(OP, 5)?,
-            s.int(OP, 6)?,
-        )?;
+        let out = conv2d(Conv2d::from_stack(s)?)?;
         s.set_result(out);
         Ok(())
     })?;
     d.register_kernel(op::MAX_POOL2D, k, "wgpu::max_pool2d", |_, _, s| {
-        const OP: &str = "max_pool2d";
-        let out = max_pool2d(
-            s.tensor(OP, 0)?,
-            s.int_list(OP, 1)?,
-            s.int_list(OP, 2)?,
-            s.int_list(OP, 3)?,
-        )?;
+        let (x, pool) = MaxPool2d::from_stack(s)?;
+        let out = max_pool2d(x, pool)?;
         s.set_result(out);
         Ok(())
     })

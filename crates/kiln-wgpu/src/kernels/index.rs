@@ -12,9 +12,8 @@ use super::elementwise::{collapse, word, WG};
 use crate::context::{Access, Arg, WgpuContext};
 use crate::shader::{self, Repr, ELEMENTWISE, INDEX};
 use crate::storage::WgpuStorage;
-use kiln_core::layout::normalize_dim;
 use kiln_core::{
-    op, DType, DispatchKey, Dispatcher, Error, Result, ResultType, StackExt, StackResult, Tensor,
+    meta, op, DType, DispatchKey, Dispatcher, Error, Result, StackExt, StackResult, Tensor,
 };
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -123,17 +122,6 @@ fn take_body(dt: DType) -> String {
     )
 }
 
-fn check_index_dtype(op: &str, index: &Tensor) -> Result<()> {
-    if index.dtype() != DType::I32 {
-        return Err(Error::DTypeMismatch {
-            op: op.to_string(),
-            expected: DType::I32,
-            got: index.dtype(),
-        });
-    }
-    Ok(())
-}
-
 /// Reads `index` back and checks every value is in `0..size`.
 fn check_range(op: &str, index: &Tensor, size: usize) -> Result<()> {
     if index.numel() == 0 {
@@ -160,34 +148,18 @@ fn offset(op: &str, t: &Tensor) -> Result<u32> {
 /// Index `t` along `dim` by the 0-D or 1-D `index`.
 fn index_select(t: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     const OP: &str = "index_select";
-    check_index_dtype(OP, index)?;
-    if index.ndim() > 1 {
-        return Err(Error::shape(
-            OP,
-            format!("index must be 0-D or 1-D, got shape {:?}", index.shape()),
-        ));
-    }
-    let d = normalize_dim(OP, dim, t.ndim())?;
-    let nd = t.ndim();
-    let size = if nd == 0 { 1 } else { t.shape()[d] };
-    check_range(OP, index, size)?;
+    let m = meta::index_select(t, dim, index)?;
+    let (d, nd) = (m.dim, t.ndim());
+    check_range(OP, index, m.size)?;
     // a 0-D `t` is one element picked as often as `index` has values
-    let (shape, strides, pick, sd) = if nd == 0 {
-        let shape = index.shape().to_vec();
-        (
-            shape.clone(),
-            vec![0; shape.len()],
-            index.layout().strides().to_vec(),
-            0,
-        )
+    let (strides, pick, sd) = if nd == 0 {
+        (vec![0; index.ndim()], index.layout().strides().to_vec(), 0)
     } else {
-        let mut shape = t.shape().to_vec();
-        shape[d] = index.numel();
         let mut strides = t.layout().strides().to_vec();
         let sd = std::mem::replace(&mut strides[d], 0);
-        let mut pick = vec![0; shape.len()];
+        let mut pick = vec![0; nd];
         pick[d] = index.layout().strides().first().copied().unwrap_or(0);
-        (shape, strides, pick, sd)
+        (strides, pick, sd)
     };
     let ctx = WgpuStorage::of(OP, t)?.context().clone();
     let ops = [
@@ -207,7 +179,7 @@ fn index_select(t: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
         &ctx,
         "take",
         t.dtype(),
-        &shape,
+        &m.out_shape,
         &ops,
         [word(OP, "stride", sd)?, 0],
         &[],
@@ -217,33 +189,9 @@ fn index_select(t: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
 
 fn gather(t: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     const OP: &str = "gather";
-    check_index_dtype(OP, index)?;
-    let nd = t.ndim();
-    if index.ndim() != nd {
-        return Err(Error::shape(
-            OP,
-            format!(
-                "index tensor must have the same number of dimensions as the input: index shape {:?}, input shape {:?}",
-                index.shape(),
-                t.shape()
-            ),
-        ));
-    }
-    let d = normalize_dim(OP, dim, nd)?;
-    for k in (0..nd).filter(|&k| k != d) {
-        if index.shape()[k] > t.shape()[k] {
-            return Err(Error::shape(
-                OP,
-                format!(
-                    "size does not match at dimension {k}: expected index shape {:?} to be no larger than input shape {:?} apart from dimension {d}",
-                    index.shape(),
-                    t.shape()
-                ),
-            ));
-        }
-    }
-    let size = if nd == 0 { 1 } else { t.shape()[d] };
-    check_range(OP, index, size)?;
+    let m = meta::gather(t, dim, index)?;
+    let (d, nd) = (m.dim, t.ndim());
+    check_range(OP, index, m.size)?;
     let mut strides = t.layout().strides().to_vec();
     let sd = if nd == 0 {
         0
@@ -268,7 +216,7 @@ fn gather(t: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
         &ctx,
         "take",
         t.dtype(),
-        index.shape(),
+        &m.out_shape,
         &ops,
         [word(OP, "stride", sd)?, 0],
         &[],
@@ -278,21 +226,9 @@ fn gather(t: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
 
 fn embedding(weight: &Tensor, indices: &Tensor) -> Result<Tensor> {
     const OP: &str = "embedding";
-    check_index_dtype(OP, indices)?;
-    if weight.ndim() != 2 {
-        return Err(Error::shape(
-            OP,
-            format!(
-                "weight must be 2-D [num_embeddings, embedding_dim], got shape {:?}",
-                weight.shape()
-            ),
-        ));
-    }
-    let (num, dim) = (weight.shape()[0], weight.shape()[1]);
-    check_range(OP, indices, num)?;
+    let m = meta::embedding(weight, indices)?;
+    check_range(OP, indices, m.size)?;
     let (rs, cs) = (weight.layout().strides()[0], weight.layout().strides()[1]);
-    let mut shape = indices.shape().to_vec();
-    shape.push(dim);
     let mut wstrides = vec![0; indices.ndim()];
     wstrides.push(cs);
     let mut istrides = indices.layout().strides().to_vec();
@@ -315,7 +251,7 @@ fn embedding(weight: &Tensor, indices: &Tensor) -> Result<Tensor> {
         &ctx,
         "take",
         weight.dtype(),
-        &shape,
+        &m.out_shape,
         &ops,
         [word(OP, "stride", rs)?, 0],
         &[],
@@ -326,70 +262,23 @@ fn embedding(weight: &Tensor, indices: &Tensor) -> Result<Tensor> {
 /// Concatenates `tensors` along `dim`, with the CPU backend's promotion,
 /// checks and messages (1-D tensors of shape `[0]` are skipped).
 fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
-    let first = tensors
-        .first()
-        .ok_or_else(|| Error::invalid("cat", "expected a non-empty list of tensors"))?;
-    let dt = tensors
-        .iter()
-        .fold(ResultType::new(), |r, t| {
-            r.tensor(t.dtype(), t.ndim().max(1))
-        })
-        .finish();
-    if let Some(i) = tensors.iter().position(|t| t.ndim() == 0) {
-        return Err(Error::invalid(
-            "cat",
-            format!("zero-dimensional tensor (at position {i}) cannot be concatenated"),
-        ));
+    let m = meta::cat(tensors, dim)?;
+    let ctx = WgpuStorage::of("cat", &tensors[0])?.context().clone();
+    for &i in &m.inputs {
+        WgpuStorage::of("cat", &tensors[i])?;
     }
-    let ctx = WgpuStorage::of("cat", first)?.context().clone();
-    let kept: Vec<(usize, &Tensor)> = tensors
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| !(t.ndim() == 1 && t.numel() == 0))
-        .collect();
-    let Some(&(i0, t0)) = kept.first() else {
-        return WgpuStorage::tensor("cat", &ctx, dt, first.shape());
-    };
-    let nd = t0.ndim();
-    let d = normalize_dim("cat", dim, nd)?;
-    let mut out_shape = t0.shape().to_vec();
-    out_shape[d] = 0;
-    for &(i, t) in &kept {
-        WgpuStorage::of("cat", t)?;
-        if t.ndim() != nd {
-            return Err(Error::shape(
-                "cat",
-                format!(
-                    "Tensors must have same number of dimensions: got {nd} and {} (tensor number {i0} of shape {:?} and tensor number {i} of shape {:?} in the list)",
-                    t.ndim(),
-                    t0.shape(),
-                    t.shape()
-                ),
-            ));
-        }
-        for k in (0..nd).filter(|&k| k != d) {
-            if t.shape()[k] != t0.shape()[k] {
-                return Err(Error::shape(
-                    "cat",
-                    format!(
-                        "Sizes of tensors must match except in dimension {d}. Expected size {} but got size {} for tensor number {i} in the list (shapes {:?} and {:?})",
-                        t0.shape()[k],
-                        t.shape()[k],
-                        t0.shape(),
-                        t.shape()
-                    ),
-                ));
-            }
-        }
-        out_shape[d] += t.shape()[d];
-    }
+    let d = m.dim;
     // inputs with nothing along `dim` add nothing
-    let parts: Vec<&Tensor> = kept
+    let parts: Vec<&Tensor> = m
+        .inputs
         .iter()
-        .map(|&(_, t)| t)
+        .map(|&i| &tensors[i])
         .filter(|t| t.shape()[d] > 0)
         .collect();
-    cat_parts(&ctx, &parts, d, &out_shape, dt)
+    if parts.is_empty() {
+        return WgpuStorage::tensor("cat", &ctx, m.dtype, &m.out_shape);
+    }
+    cat_parts(&ctx, &parts, d, &m.out_shape, m.dtype)
 }
 
 /// Inputs one `cat` dispatch binds at most (info and dst take two more).

@@ -11,34 +11,17 @@ use crate::context::{Access, Arg};
 use crate::shader::{self, Repr, LAYER_NORM};
 use crate::storage::WgpuStorage;
 use kiln_core::{
-    op, DType, DispatchKey, Dispatcher, Error, Layout, Result, StackExt, StackResult, Tensor,
+    meta, op, DType, DispatchKey, Dispatcher, Layout, Result, StackExt, StackResult, Tensor,
 };
 
 const NAME: &str = "layer_norm";
 
-/// `weight` or `bias`, checked, as a contiguous f32 tensor.
-fn affine(which: &str, t: Option<&Tensor>, shape: &[usize]) -> Result<Option<Tensor>> {
-    let Some(t) = t else { return Ok(None) };
-    if t.shape() != shape {
-        return Err(Error::shape(
-            NAME,
-            format!(
-                "{which} of shape {:?} does not match normalized_shape {shape:?}",
-                t.shape()
-            ),
-        ));
-    }
-    if !t.dtype().is_float() {
-        return Err(Error::dtype(
-            NAME,
-            t.dtype(),
-            format!("{which} needs a floating dtype"),
-        ));
-    }
-    if t.dtype() == DType::F32 {
-        cast::contiguous(t).map(Some)
-    } else {
-        cast::cast(t, DType::F32).map(Some)
+/// `weight` or `bias` as a contiguous f32 tensor.
+fn affine(t: Option<&Tensor>) -> Result<Option<Tensor>> {
+    match t {
+        None => Ok(None),
+        Some(t) if t.dtype() == DType::F32 => cast::contiguous(t).map(Some),
+        Some(t) => cast::cast(t, DType::F32).map(Some),
     }
 }
 
@@ -49,37 +32,12 @@ fn layer_norm(
     bias: Option<&Tensor>,
     eps: f64,
 ) -> Result<Tensor> {
+    let ns = meta::layer_norm(x, normalized_shape, weight, bias, eps)?.normalized;
     let dt = x.dtype();
-    if !dt.is_float() {
-        return Err(Error::dtype(
-            NAME,
-            dt,
-            "needs a floating dtype; cast the input to one first",
-        ));
-    }
-    let ns = normalized_shape
-        .iter()
-        .map(|&d| usize::try_from(d))
-        .collect::<std::result::Result<Vec<usize>, _>>()
-        .map_err(|_| {
-            Error::shape(
-                NAME,
-                format!("normalized_shape {normalized_shape:?} has a negative size"),
-            )
-        })?;
     let shape = x.shape();
     let nd = shape.len();
-    if ns.is_empty() || nd < ns.len() || shape[nd - ns.len()..] != ns[..] {
-        return Err(Error::shape(
-            NAME,
-            format!(
-                "given normalized_shape {ns:?}, expected an input of shape [*, {}], but got {shape:?}",
-                ns.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
-            ),
-        ));
-    }
-    let w = affine("weight", weight, &ns)?;
-    let b = affine("bias", bias, &ns)?;
+    let w = affine(weight)?;
+    let b = affine(bias)?;
     let ctx = WgpuStorage::of(NAME, x)?.context().clone();
     let native = ctx.native_f16();
     let wdt = written(dt, native);

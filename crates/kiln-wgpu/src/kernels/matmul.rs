@@ -35,10 +35,9 @@ use super::elementwise::word;
 use crate::context::{Access, Arg};
 use crate::shader::{self, compute_type, Repr, MATMUL};
 use crate::storage::WgpuStorage;
-use kiln_core::layout::broadcast_shapes;
+use kiln_core::meta::{self, MatmulMeta};
 use kiln_core::{
-    op, promote_types, DType, DispatchKey, Dispatcher, Error, Layout, Result, StackExt,
-    StackResult, Tensor,
+    op, DType, DispatchKey, Dispatcher, Error, Layout, Result, StackExt, StackResult, Tensor,
 };
 
 /// Invocations per workgroup of the strided kernel (`@workgroup_size`).
@@ -139,48 +138,18 @@ fn as_matrix(l: &Layout, vector_is_row: bool) -> (Layout, usize, usize, [usize; 
 
 /// `a @ b` on the GPU.
 pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let dt = promote_types(a.dtype(), b.dtype());
-    if dt == DType::Bool {
-        return Err(Error::dtype(
-            "matmul",
-            dt,
-            "matmul is defined for f32, f16, bf16 and i32",
-        ));
-    }
-    let (sa, sb) = (a.shape(), b.shape());
-    if sa.is_empty() || sb.is_empty() {
-        return Err(Error::shape(
-            "matmul",
-            format!("both arguments to matmul need to be at least 1-D, but they are shapes {sa:?} and {sb:?}"),
-        ));
-    }
-    let (ba, m, k, ma) = as_matrix(a.layout(), true);
-    let (bb, kb, n, mb) = as_matrix(b.layout(), false);
-    if k != kb {
-        return Err(Error::shape(
-            "matmul",
-            format!("shapes {sa:?} and {sb:?} cannot be multiplied ({m}x{k} and {kb}x{n}): inner dimensions {k} and {kb} differ"),
-        ));
-    }
-    let batch = broadcast_shapes("matmul", ba.shape(), bb.shape()).map_err(|_| {
-        Error::shape(
-            "matmul",
-            format!(
-                "batch dims {:?} and {:?} of shapes {sa:?} and {sb:?} are not broadcastable",
-                ba.shape(),
-                bb.shape()
-            ),
-        )
-    })?;
+    let MatmulMeta {
+        dtype: dt,
+        batch,
+        m,
+        k,
+        n,
+        out_shape,
+    } = meta::matmul(a, b)?;
+    let (ba, _, _, ma) = as_matrix(a.layout(), true);
+    let (bb, _, _, mb) = as_matrix(b.layout(), false);
     let la = ba.broadcast_to("matmul", &batch)?;
     let lb = bb.broadcast_to("matmul", &batch)?;
-    let mut out_shape = batch.to_vec();
-    if sa.len() > 1 {
-        out_shape.push(m);
-    }
-    if sb.len() > 1 {
-        out_shape.push(n);
-    }
 
     let ctx = WgpuStorage::of("matmul", a)?.context().clone();
     let native = ctx.native_f16();

@@ -6,7 +6,10 @@
 //! A kernel is a boxed `fn(OpId, DispatchKeySet, &mut Stack) -> Result<()>`
 //! like the CPU's: it reads its arguments with `StackExt`, checks them
 //! (shapes, dtypes, limits: every bad input is an `Err`, never a wgpu
-//! validation error), and leaves its result with `set_result`. On the GPU:
+//! validation error), and leaves its result with `set_result`. An op with
+//! a shared check in `kiln_core::meta` or `kiln_core::conv` calls it first
+//! and takes its output shape and dtype from it, so that both backends
+//! refuse the same calls with the same errors. On the GPU:
 //!
 //! 1. **Buffers.** `WgpuStorage::of(op, &t)?` is a tensor's storage;
 //!    `.context()` its [`WgpuContext`](crate::WgpuContext) (or

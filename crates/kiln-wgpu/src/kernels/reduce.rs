@@ -18,8 +18,8 @@ use super::elementwise::{collapse, word};
 use crate::context::{Access, Arg, WgpuContext};
 use crate::shader::{self, Repr, REDUCE};
 use crate::storage::WgpuStorage;
-use kiln_core::layout::{normalize_dim, normalize_dims};
-use kiln_core::{op, DType, DispatchKey, Dispatcher, Error, Result, StackExt, StackResult, Tensor};
+use kiln_core::meta::{self, ArgOp, ReduceMeta, ReduceOp};
+use kiln_core::{op, DType, DispatchKey, Dispatcher, Result, StackExt, StackResult, Tensor};
 use std::sync::Arc;
 
 /// Invocations per workgroup of the row kernels on `ctx` (`RWG` in
@@ -188,41 +188,6 @@ pub(crate) fn finish(t: Tensor, dtype: DType) -> Result<Tensor> {
     }
 }
 
-/// `sum`, `mean`, `max` or `min`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ReduceOp {
-    Sum,
-    Mean,
-    Max,
-    Min,
-}
-
-impl ReduceOp {
-    fn name(self) -> &'static str {
-        match self {
-            ReduceOp::Sum => "sum",
-            ReduceOp::Mean => "mean",
-            ReduceOp::Max => "max",
-            ReduceOp::Min => "min",
-        }
-    }
-}
-
-/// The error for a `max`/`min`/`arg*` over no elements (the CPU's words).
-fn empty_reduction(op: &str, shape: &[usize], reduced: &[bool], all: bool) -> Error {
-    let dim = shape.iter().zip(reduced).position(|(&n, &r)| r && n == 0);
-    match dim {
-        Some(d) if !all => Error::shape(
-            op,
-            format!("Expected reduction dim {d} to have non-zero size (input shape {shape:?})"),
-        ),
-        _ => Error::shape(
-            op,
-            format!("Expected reduction dim to be specified for input.numel() == 0 (input shape {shape:?})"),
-        ),
-    }
-}
-
 /// One reduction kernel: the chunk of reduce.wgsl, its fills, and its
 /// result's dtype before any cast.
 struct Spec {
@@ -244,24 +209,19 @@ struct Spec {
 /// segment into a partial accumulator in a scratch buffer, pass 2 merges a
 /// row's partials in order (`split` and `merge` in reduce.wgsl). Partials
 /// keep the compensated sum's error term and arg*'s first-index rule.
-fn run(spec: &Spec, t: &Tensor, reduced: &[bool], keepdim: bool) -> Result<Tensor> {
+fn run(spec: &Spec, t: &Tensor, meta: &ReduceMeta) -> Result<Tensor> {
     let op = spec.op;
     let ctx: Arc<WgpuContext> = WgpuStorage::of(op, t)?.context().clone();
     let native = ctx.native_f16();
-    let shape = t.shape();
-    let out_shape: Vec<usize> = (0..shape.len())
-        .filter(|&d| keepdim || !reduced[d])
-        .map(|d| if reduced[d] { 1 } else { shape[d] })
-        .collect();
     let rows = Rows::new(
-        shape,
+        t.shape(),
         &[t.strides()],
-        reduced,
+        &meta.reduced,
         t.layout().offset(),
         row_wg(&ctx),
     );
     let wdt = written(spec.out, native);
-    let out = WgpuStorage::tensor(op, &ctx, wdt, &out_shape)?;
+    let out = WgpuStorage::tensor(op, &ctx, wdt, &meta.out_shape)?;
     if rows.rows == 0 {
         return finish(out, spec.out);
     }
@@ -340,88 +300,38 @@ fn run(spec: &Spec, t: &Tensor, reduced: &[bool], keepdim: bool) -> Result<Tenso
 }
 
 fn reduce(r: ReduceOp, t: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
-    let name = r.name();
-    let nd = t.ndim();
-    let ds = normalize_dims(name, dims, nd)?;
-    let mut reduced = vec![dims.is_empty(); nd];
-    if nd > 0 {
-        // (dims 0 and -1 of a zero-dim tensor name the tensor itself)
-        for d in ds {
-            reduced[d] = true;
-        }
-    }
-    let dt = t.dtype();
-    let float = dt.is_float();
-    let ct = if float { "f32" } else { "i32" };
-    let spec = match r {
+    let meta = meta::reduce(r, t, dims, keepdim)?;
+    let float = t.dtype().is_float();
+    let (chunk, flag) = match r {
         ReduceOp::Sum | ReduceOp::Mean => {
-            if r == ReduceOp::Mean && !float {
-                return Err(Error::dtype(
-                    name,
-                    dt,
-                    "mean needs a floating dtype; cast the input to one first",
-                ));
-            }
-            Spec {
-                op: name,
-                chunk: if float { "sum_f32" } else { "sum_i32" },
-                flag: r == ReduceOp::Mean,
-                ct,
-                out: if float { dt } else { DType::I32 },
-            }
+            let chunk = if float { "sum_f32" } else { "sum_i32" };
+            (chunk, r == ReduceOp::Mean)
         }
         ReduceOp::Max | ReduceOp::Min => {
-            let m: usize = (0..nd)
-                .filter(|&d| reduced[d])
-                .map(|d| t.shape()[d])
-                .product();
-            if m == 0 {
-                return Err(empty_reduction(name, t.shape(), &reduced, dims.is_empty()));
-            }
-            Spec {
-                op: name,
-                chunk: if float { "extreme_f32" } else { "extreme_i32" },
-                flag: r == ReduceOp::Max,
-                ct,
-                out: dt,
-            }
+            let chunk = if float { "extreme_f32" } else { "extreme_i32" };
+            (chunk, r == ReduceOp::Max)
         }
     };
-    run(&spec, t, &reduced, keepdim)
+    let spec = Spec {
+        op: r.name(),
+        chunk,
+        flag,
+        ct: if float { "f32" } else { "i32" },
+        out: meta.dtype,
+    };
+    run(&spec, t, &meta)
 }
 
-fn arg_reduce(max: bool, t: &Tensor, dim: Option<i64>, keepdim: bool) -> Result<Tensor> {
-    let name = if max { "argmax" } else { "argmin" };
-    let nd = t.ndim();
-    let reduced = match dim {
-        None => vec![true; nd],
-        Some(d) => {
-            let d = normalize_dim(name, d, nd)?;
-            (0..nd).map(|i| i == d).collect()
-        }
-    };
-    if t.dtype() == DType::Bool {
-        return Err(Error::dtype(
-            name,
-            DType::Bool,
-            "cast the bool tensor to i32 or a float first",
-        ));
-    }
-    let m: usize = (0..nd)
-        .filter(|&d| reduced[d])
-        .map(|d| t.shape()[d])
-        .product();
-    if m == 0 {
-        return Err(empty_reduction(name, t.shape(), &reduced, dim.is_none()));
-    }
+fn arg_reduce(a: ArgOp, t: &Tensor, dim: Option<i64>, keepdim: bool) -> Result<Tensor> {
+    let meta = meta::arg_reduce(a, t, dim, keepdim)?;
     let spec = Spec {
-        op: name,
+        op: a.name(),
         chunk: "arg",
-        flag: max,
+        flag: a == ArgOp::ArgMax,
         ct: if t.dtype().is_float() { "f32" } else { "i32" },
-        out: DType::I32,
+        out: meta.dtype,
     };
-    run(&spec, t, &reduced, keepdim)
+    run(&spec, t, &meta)
 }
 
 pub(crate) fn register(d: &Dispatcher) -> Result<()> {
@@ -444,14 +354,14 @@ pub(crate) fn register(d: &Dispatcher) -> Result<()> {
             },
         )?;
     }
-    for (id, max) in [(op::ARGMAX, true), (op::ARGMIN, false)] {
-        let n = if max { "argmax" } else { "argmin" };
+    for (id, a) in [(op::ARGMAX, ArgOp::ArgMax), (op::ARGMIN, ArgOp::ArgMin)] {
+        let n = a.name();
         d.register_kernel(
             id,
             DispatchKey::Wgpu,
             &format!("wgpu::{n}"),
             move |_, _, s| {
-                let out = arg_reduce(max, s.tensor(n, 0)?, s.opt_int(n, 1)?, s.bool(n, 2)?)?;
+                let out = arg_reduce(a, s.tensor(n, 0)?, s.opt_int(n, 1)?, s.bool(n, 2)?)?;
                 s.set_result(out);
                 Ok(())
             },

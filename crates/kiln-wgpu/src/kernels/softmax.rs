@@ -7,23 +7,14 @@ use super::reduce::{finish, row_head, row_wg, written, Rows};
 use crate::context::Access;
 use crate::shader::{self, Repr, SOFTMAX};
 use crate::storage::WgpuStorage;
-use kiln_core::layout::normalize_dim;
-use kiln_core::{
-    op, DispatchKey, Dispatcher, Error, Layout, Result, StackExt, StackResult, Tensor,
-};
+use kiln_core::meta;
+use kiln_core::{op, DispatchKey, Dispatcher, Layout, Result, StackExt, StackResult, Tensor};
 
 fn softmax(t: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
     let name = if log { "log_softmax" } else { "softmax" };
+    let d = meta::softmax(t, dim, log)?;
     let dt = t.dtype();
-    if !dt.is_float() {
-        return Err(Error::dtype(
-            name,
-            dt,
-            "needs a floating dtype; cast the input to one first",
-        ));
-    }
     let nd = t.ndim();
-    let d = normalize_dim(name, dim, nd)?;
     let ctx = WgpuStorage::of(name, t)?.context().clone();
     let native = ctx.native_f16();
     let wdt = written(dt, native);
