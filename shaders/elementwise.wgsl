@@ -8,7 +8,10 @@
 //   INPUTS   one `var<storage, read> srcK` per tensor input (binding 2+K)
 //   CT       the compute type of the result (f32, i32, bool, u32 raw)
 //   BODY     the loads and the op call that return element i (on the
-//            vec4 path: component `comp` of vec4 i)
+//            vec4 path: component `comp` of the vec4s main_vec4 loaded)
+//   PARAMS   on the vec4 path, `, vK: vec4<u32>` per tensor input, and
+//   ARGS     `, vK`, PRELOAD `let vK = srcK[i];`: each input's vec4 is
+//            loaded once, not once per component
 //   STORE    the store function of dst's dtype (common.wgsl)
 // and picks the main chunk by how many elements one dst word holds, or
 // main_vec4 for contiguous 4-byte operands (Note [Vector path] in
@@ -17,7 +20,7 @@
 @group(0) @binding(1) var<storage, read_write> dst: array<{{DST}}>;
 {{INPUTS}}
 
-fn element(i: u32, comp: u32) -> {{CT}} {
+fn element(i: u32, comp: u32{{PARAMS}}) -> {{CT}} {
 {{BODY}}
 }
 
@@ -40,8 +43,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i >= info[0] / 4u) {
         return;
     }
-    dst[i] = vec4<u32>({{STORE}}(element(i, 0u)), {{STORE}}(element(i, 1u)),
-                       {{STORE}}(element(i, 2u)), {{STORE}}(element(i, 3u)));
+{{PRELOAD}}
+    dst[i] = vec4<u32>({{STORE}}(element(i, 0u{{ARGS}})), {{STORE}}(element(i, 1u{{ARGS}})),
+                       {{STORE}}(element(i, 2u{{ARGS}})), {{STORE}}(element(i, 3u{{ARGS}})));
 }
 
 //#chunk main_2

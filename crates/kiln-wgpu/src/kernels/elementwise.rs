@@ -276,6 +276,7 @@ impl Map<'_> {
         let mut t = 0usize;
         let mut p = 2usize;
         let mut args = Vec::new();
+        let (mut params, mut pass, mut preload) = (String::new(), String::new(), String::new());
         for (k, inp) in self.inputs.iter().enumerate() {
             let (from, value) = match inp.src {
                 Src::Tensor(tensor) => {
@@ -297,11 +298,12 @@ impl Map<'_> {
                     let load = if raw {
                         shader::raw_load(esize, &buf, &j)
                     } else if vec4 {
-                        // component `comp` of the vec4 (a 4-byte dtype, vec4_plan)
-                        format!(
-                            "bitcast<{}>({buf}[{j}][comp])",
-                            compute_type(tensor.dtype())
-                        )
+                        // component `comp` of the vec4 main_vec4 loaded
+                        // (a 4-byte dtype, vec4_plan)
+                        let _ = write!(params, ", v{k}: vec4<u32>");
+                        let _ = write!(pass, ", v{k}");
+                        let _ = writeln!(preload, "    let v{k} = {buf}[i];");
+                        format!("bitcast<{}>(v{k}[comp])", compute_type(tensor.dtype()))
                     } else {
                         repr.load(&buf, &j)
                     };
@@ -361,6 +363,9 @@ impl Map<'_> {
                 ("CT", ct),
                 ("BODY", &body),
                 ("STORE", store),
+                ("PARAMS", &params),
+                ("ARGS", &pass),
+                ("PRELOAD", &preload),
             ],
         );
         shader::module(native, &[self.funcs, &kernel])
