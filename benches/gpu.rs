@@ -13,6 +13,10 @@
 //! - `chain100_f32/1024`: 100 dependent elementwise ops, then one read-back
 //!   (one submission on the GPU). Throughput in elements x ops, so per-op
 //!   cost is time / 100; the host's share (encoding alone) is printed.
+//!   `gpu_bare` is the device's own floor for that shape of work: 100
+//!   dependent dispatches of one trivial kernel straight on wgpu (one
+//!   pipeline, one bind group, one pass, one submission, a 4 KB read-back),
+//!   with nothing of kiln's per-op work.
 //!
 //! Before each group's warm runs, the GPU row's first use (pipeline compile,
 //! first dispatch and the first allocation of its output buffers, waited
@@ -350,8 +354,92 @@ fn chain100(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new(n.to_string(), "gpu"), |bch| {
             bch.iter(|| black_box(chain(&gx0, &ga).to_vec::<f32>().unwrap()))
         });
+        let mut bare = bare_chain(d, 100);
+        assert!(bare().iter().all(|v| v.is_finite()));
+        g.bench_function(BenchmarkId::new(n.to_string(), "gpu_bare"), |bch| {
+            bch.iter(|| black_box(bare()))
+        });
     }
     g.finish();
+}
+
+/// `x = x * 0.999 + 1` over 1024 f32 as 256 `vec4` invocations.
+const BARE: &str = r#"
+@group(0) @binding(0) var<storage, read_write> x: array<vec4<f32>>;
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) i: u32) {
+    x[i] = x[i] * 0.999 + 1.0;
+}
+"#;
+
+/// [`BARE`] dispatched `n` times in one pass on `d`'s wgpu device, then
+/// read back: returns a closure that runs it once.
+fn bare_chain(d: Device, n: usize) -> impl FnMut() -> Vec<f32> {
+    use kiln::wgpu::wgpu;
+    let ctx = kiln::wgpu::context_of("bench", d).unwrap();
+    let (device, queue) = (ctx.device().clone(), ctx.queue().clone());
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("bare"),
+        source: wgpu::ShaderSource::Wgsl(BARE.into()),
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some("bare"),
+        layout: None,
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
+    let buf = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("bare"),
+        size: 4096,
+        usage,
+        mapped_at_creation: false,
+    });
+    let staging = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("bare staging"),
+        size: 4096,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("bare"),
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &[wgpu::BindGroupEntry {
+            binding: 0,
+            resource: buf.as_entire_binding(),
+        }],
+    });
+    move || {
+        let mut enc = device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            for _ in 0..n {
+                pass.dispatch_workgroups(1, 1, 1);
+            }
+        }
+        enc.copy_buffer_to_buffer(&buf, 0, &staging, 0, 4096);
+        queue.submit([enc.finish()]);
+        let slice = staging.slice(..);
+        slice.map_async(wgpu::MapMode::Read, |r| r.unwrap());
+        device
+            .poll(wgpu::PollType::Wait {
+                submission_index: None,
+                timeout: None,
+            })
+            .unwrap();
+        let out: Vec<f32> = slice
+            .get_mapped_range()
+            .unwrap()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        staging.unmap();
+        out
+    }
 }
 
 criterion_group!(benches, chain100, add, softmax, matmul);

@@ -239,6 +239,10 @@ impl WgpuContext {
     pub fn device(&self) -> &wgpu::Device {
         &self.device
     }
+    /// The queue (work submitted here bypasses kiln's pending batch).
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
     /// The adapter's name, backend and type.
     pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
         &self.info
