@@ -15,7 +15,8 @@
 //   STORE    the store function of dst's dtype (common.wgsl)
 // and picks the main chunk by how many elements one dst word holds, or
 // main_vec4 for contiguous 4-byte operands (Note [Vector path] in
-// elementwise.rs): dst and every input are then array<vec4<u32>>.
+// elementwise.rs): dst and every input are then array<vec4<u32>>, and
+// VWG is that chunk's workgroup size.
 
 @group(0) @binding(1) var<storage, read_write> dst: array<{{DST}}>;
 {{INPUTS}}
@@ -36,10 +37,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 //#chunk main_vec4
-@compute @workgroup_size(256)
+@compute @workgroup_size({{VWG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let i = invocation_index(wid, nwg, lid);
+    let i = (wid.y * nwg.x + wid.x) * {{VWG}}u + lid;
     if (i >= info[0] / 4u) {
         return;
     }

@@ -82,23 +82,28 @@ fn limits_are_checked_and_grids_spread() {
         .iter()
         .enumerate()
         .all(|(k, &v)| v == if k / 80 == k % 80 { 1.0 } else { 0.0 }));
-    // 28 workgroups (of 256 vec4s) do not fit 5 x 5
-    let big = kiln::zeros(&[28000], DType::F32, &Device::Cpu)
-        .unwrap()
-        .to(&dev)
-        .unwrap();
-    match big.add_scalar(1.0) {
-        Err(kiln::Error::GpuLimit {
-            limit, value, max, ..
-        }) => {
-            assert!(
-                limit.starts_with("max_compute_workgroups_per_dimension"),
-                "{limit}"
-            );
-            assert_eq!((value, max), (28, 25));
+    // 28 workgroups do not fit 5 x 5: the vec4 elementwise kernel's
+    // workgroups are 256 vec4s as tuned for a GPU, 1024 for a CPU adapter
+    for (cpu_tuned, per_group) in [(false, 256), (true, 1024)] {
+        kiln::wgpu::testing::set_tuning(dev, Some(cpu_tuned)).unwrap();
+        let big = kiln::zeros(&[28 * per_group * 4], DType::F32, &Device::Cpu)
+            .unwrap()
+            .to(&dev)
+            .unwrap();
+        match big.add_scalar(1.0) {
+            Err(kiln::Error::GpuLimit {
+                limit, value, max, ..
+            }) => {
+                assert!(
+                    limit.starts_with("max_compute_workgroups_per_dimension"),
+                    "{limit}"
+                );
+                assert_eq!((value, max), (28, 25));
+            }
+            other => panic!("expected GpuLimit, got {other:?}"),
         }
-        other => panic!("expected GpuLimit, got {other:?}"),
     }
+    kiln::wgpu::testing::set_tuning(dev, None).unwrap();
 
     kiln::wgpu::testing::set_limits(dev, None).unwrap();
     assert_eq!(
@@ -107,8 +112,10 @@ fn limits_are_checked_and_grids_spread() {
             .checked_limits(),
         real
     );
+    // with the real limits, the same add runs
+    let big = kiln::zeros(&[28 * 1024 * 4], DType::F32, &dev).unwrap();
     assert_eq!(
         big.add_scalar(1.0).unwrap().to_vec::<f32>().unwrap(),
-        vec![1.0; 28000]
+        vec![1.0; 28 * 1024 * 4]
     );
 }

@@ -1,5 +1,5 @@
 //! The kernels whose shapes depend on the adapter's kind (Note [Matmul
-//! tiles] and Note [Row workgroups] in kiln-wgpu), run with the shapes
+//! tiles], Note [Row workgroups] and Note [Vector path] in kiln-wgpu), run with the shapes
 //! tuned for a CPU adapter and for a GPU on whatever adapter is here, each
 //! against the CPU backend: CI's lavapipe then also runs the GPU shapes,
 //! and a GPU the lavapipe ones.
@@ -44,6 +44,17 @@ fn kernels_agree_with_the_cpu_under_both_tunings() {
                     (1e-5, 1e-5),
                 );
             }
+
+            // elementwise vec4 path (workgroups of 256 or 1024 vec4s), over
+            // more than one workgroup and a partial last one
+            let x = kiln::randn(&[5000 * 4], 6, DType::F32, &Device::Cpu).unwrap();
+            let y = kiln::randn(&[5000 * 4], 7, DType::F32, &Device::Cpu).unwrap();
+            check(
+                &format!("mul of contiguous f32, {tag} tuning, on {dev}"),
+                x.to(&dev).unwrap().mul(&y.to(&dev).unwrap()),
+                x.mul(&y),
+                (0.0, 0.0),
+            );
 
             // reductions: short rows, long rows (two passes), columns
             for dt in [DType::F32, DType::I32] {
