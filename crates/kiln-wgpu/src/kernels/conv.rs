@@ -12,10 +12,10 @@
 //! different invocations. max_pool2d runs on the elementwise template, one
 //! output word per invocation (Note [Pool info]).
 
-use super::elementwise::{word, WG};
+use super::elementwise::{map_template, word, WG};
 use super::reduce::{finish, written};
 use crate::context::{Access, Arg};
-use crate::shader::{self, compute_type, Repr, CONV, ELEMENTWISE};
+use crate::shader::{self, compute_type, Repr, CONV};
 use crate::storage::WgpuStorage;
 use kiln_core::conv::{Conv2d, Conv2dCall, MaxPool2d};
 use kiln_core::{op, DType, DispatchKey, Dispatcher, Result, StackResult, Tensor};
@@ -184,12 +184,8 @@ fn max_pool2d(x: &Tensor, pl: MaxPool2d) -> Result<Tensor> {
             shader::chunk(CONV, "pool"),
             &[("CT", ct), ("BETTER", better)],
         );
-        let main = shader::fill(
-            &format!(
-                "{}{}",
-                shader::head(ELEMENTWISE),
-                shader::chunk(ELEMENTWISE, &format!("main_{per_word}"))
-            ),
+        let main = map_template(
+            &format!("main_{per_word}"),
             &[
                 ("DST", repr.array_elem()),
                 ("INPUTS", &inputs),

@@ -108,6 +108,20 @@ fn index_plan(cshape: &[usize], cstrides: &[Vec<usize>], offsets: &[usize]) -> S
         .collect()
 }
 
+/// elementwise.wgsl's head and its chunk `chunk`, filled with `values`:
+/// the map template, which the index and pooling kernels reuse with a BODY
+/// of their own. The placeholders only the vec4 chunk uses are left empty
+/// unless given.
+pub(crate) fn map_template(chunk: &str, values: &[(&str, &str)]) -> String {
+    let template = format!(
+        "{}{}",
+        shader::head(shader::ELEMENTWISE),
+        shader::chunk(shader::ELEMENTWISE, chunk)
+    );
+    let filled = shader::fill(&template, values);
+    shader::fill(&filled, &[("PARAMS", ""), ("ARGS", ""), ("PRELOAD", "")])
+}
+
 /// Invocations per workgroup of the vec4 chunk (Note [Vector path]).
 fn vec4_workgroup(ctx: &WgpuContext) -> u64 {
     let most = ctx.limits().max_compute_invocations_per_workgroup as u64;
@@ -365,19 +379,14 @@ impl Map<'_> {
                 out_repr.store(),
             )
         };
-        let kernel = shader::fill(
-            &format!(
-                "{}{}",
-                shader::head(shader::ELEMENTWISE),
-                shader::chunk(
-                    shader::ELEMENTWISE,
-                    &if vec4 {
-                        "main_vec4".to_string()
-                    } else {
-                        format!("main_{per_word}")
-                    }
-                )
-            ),
+        let chunk = if vec4 {
+            "main_vec4".to_string()
+        } else {
+            format!("main_{per_word}")
+        };
+        let vwg = vwg.to_string();
+        let kernel = map_template(
+            &chunk,
             &[
                 ("DST", dst),
                 ("INPUTS", &decls),
@@ -387,7 +396,7 @@ impl Map<'_> {
                 ("PARAMS", &params),
                 ("ARGS", &pass),
                 ("PRELOAD", &preload),
-                ("VWG", &vwg.to_string()),
+                ("VWG", &vwg),
             ],
         );
         shader::module(native, &[self.funcs, &kernel])

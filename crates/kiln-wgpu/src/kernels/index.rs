@@ -8,9 +8,9 @@
 //! and checked on the host before anything is encoded (a kernel cannot
 //! report an error), then the kernel reads it in place on the GPU.
 
-use super::elementwise::{collapse, word, WG};
+use super::elementwise::{collapse, map_template, word, WG};
 use crate::context::{Access, Arg, WgpuContext};
-use crate::shader::{self, Repr, ELEMENTWISE, INDEX};
+use crate::shader::{self, Repr, INDEX};
 use crate::storage::WgpuStorage;
 use kiln_core::{
     meta, op, DType, DispatchKey, Dispatcher, Error, Result, StackExt, StackResult, Tensor,
@@ -80,12 +80,8 @@ fn run(
                 k + 2
             );
         }
-        let src = shader::fill(
-            &format!(
-                "{}{}",
-                shader::head(ELEMENTWISE),
-                shader::chunk(ELEMENTWISE, &format!("main_{per_word}"))
-            ),
+        let src = map_template(
+            &format!("main_{per_word}"),
             &[
                 ("DST", "u32"),
                 ("INPUTS", &decls),
