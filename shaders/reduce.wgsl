@@ -21,17 +21,15 @@
 
 const RWG: u32 = {{RWG}}u;
 
-// The storage offset of row `o` of operand `k` (without its own offset).
-fn row_off(k: u32, o: u32) -> u32 {
-    let nk = info[4];
-    let sizes = 8u;
-    let strides = 8u + nk * (1u + k);
-    if (nk == 1u) {
-        return o * info[strides];
+// The storage offset of index `i` over the `n` dims whose sizes start at
+// info[sizes] and whose strides start at info[strides].
+fn walk(sizes: u32, strides: u32, n: u32, i: u32) -> u32 {
+    if (n == 1u) {
+        return i * info[strides];
     }
-    var rem = o;
+    var rem = i;
     var off = 0u;
-    var d = nk;
+    var d = n;
     loop {
         if (d == 0u) {
             break;
@@ -44,28 +42,18 @@ fn row_off(k: u32, o: u32) -> u32 {
     return off;
 }
 
+// The storage offset of row `o` of operand `k` (without its own offset).
+fn row_off(k: u32, o: u32) -> u32 {
+    let nk = info[4];
+    return walk(8u, 8u + nk * (1u + k), nk, o);
+}
+
 // The storage offset of element `i` of a row of operand `k`, from its row.
 fn elem_off(k: u32, i: u32) -> u32 {
     let nk = info[4];
     let nr = info[5];
     let sizes = 8u + nk * (1u + info[6]);
-    let strides = sizes + nr * (1u + k);
-    if (nr == 1u) {
-        return i * info[strides];
-    }
-    var rem = i;
-    var off = 0u;
-    var d = nr;
-    loop {
-        if (d == 0u) {
-            break;
-        }
-        d -= 1u;
-        let size = info[sizes + d];
-        off += (rem % size) * info[strides + d];
-        rem /= size;
-    }
-    return off;
+    return walk(sizes, sizes + nr * (1u + k), nr, i);
 }
 
 fn not_finite(x: f32) -> bool {
