@@ -99,19 +99,54 @@ fn matmul_vector_path_blocks_and_edges() {
     for (sa, sb) in cases {
         let a = kiln::rand(sa, 1, DType::F32, &Device::Cpu).unwrap();
         let b = kiln::rand(sb, 2, DType::F32, &Device::Cpu).unwrap();
-        // a's rows again, from row 1 of a taller tensor
+        // a's rows again, from row 1 of a taller tensor (an offset), and b
+        // as the transpose of a contiguous [.., n, k] (as linear passes its
+        // weight; a vec4 path of its own); views are taken on the device,
+        // since `to` copies into a contiguous tensor
         let mut tall = sa.to_vec();
         let r = tall.len() - 2;
         tall[r] += 1;
         let at = kiln::rand(&tall, 3, DType::F32, &Device::Cpu).unwrap();
-        let a_off = at.slice(r as i64, 1, tall[r] as i64).unwrap();
+        let nd = sb.len();
+        let mut sbt = sb.to_vec();
+        sbt.swap(nd - 2, nd - 1);
+        let bt = kiln::rand(&sbt, 4, DType::F32, &Device::Cpu).unwrap();
+        let row_slice = |t: &Tensor| t.slice(r as i64, 1, tall[r] as i64).unwrap();
+        let transposed = |t: &Tensor| t.transpose(-1, -2).unwrap();
         for dev in devices_for(&[]) {
-            for (what, a) in [("contiguous", &a), ("row slice", &a_off)] {
-                let got = a.to(&dev).unwrap().matmul(&b.to(&dev).unwrap());
+            let (ga, gat, gb, gbt) = (
+                a.to(&dev).unwrap(),
+                at.to(&dev).unwrap(),
+                b.to(&dev).unwrap(),
+                bt.to(&dev).unwrap(),
+            );
+            let cases = [
+                (
+                    "contiguous",
+                    (ga.clone(), gb.clone()),
+                    (a.clone(), b.clone()),
+                ),
+                (
+                    "row slice",
+                    (row_slice(&gat), gb.clone()),
+                    (row_slice(&at), b.clone()),
+                ),
+                (
+                    "transposed b",
+                    (ga, transposed(&gbt)),
+                    (a.clone(), transposed(&bt)),
+                ),
+                (
+                    "row slice, transposed b",
+                    (row_slice(&gat), transposed(&gbt)),
+                    (row_slice(&at), transposed(&bt)),
+                ),
+            ];
+            for (what, (x, y), (cx, cy)) in cases {
                 assert_same_outcome(
                     &format!("matmul {sa:?} x {sb:?} ({what}) on {dev}"),
-                    got,
-                    a.matmul(&b),
+                    x.matmul(&y),
+                    cx.matmul(&cy),
                     tol(DType::F32),
                 );
             }

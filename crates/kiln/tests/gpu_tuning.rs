@@ -45,6 +45,18 @@ fn kernels_agree_with_the_cpu_under_both_tunings() {
                 );
             }
 
+            // matmul against a transposed contiguous weight (linear's layout)
+            let x = kiln::rand(&[37, 24], 8, DType::F32, &Device::Cpu).unwrap();
+            let w = kiln::rand(&[20, 24], 9, DType::F32, &Device::Cpu).unwrap();
+            check(
+                &format!("x @ w.t(), {tag} tuning, on {dev}"),
+                x.to(&dev)
+                    .unwrap()
+                    .matmul(&w.to(&dev).unwrap().t().unwrap()),
+                x.matmul(&w.t().unwrap()),
+                (1e-5, 1e-5),
+            );
+
             // elementwise vec4 path (workgroups of 256 or 1024 vec4s), over
             // more than one workgroup and a partial last one
             let x = kiln::randn(&[5000 * 4], 6, DType::F32, &Device::Cpu).unwrap();

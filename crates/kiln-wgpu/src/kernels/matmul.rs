@@ -78,27 +78,49 @@ impl Tile {
 
     /// The values of the vec4 chunk's placeholders (matmul.wgsl): the
     /// block's unrolled lines.
-    fn fills(self) -> Vec<(&'static str, String)> {
+    ///
+    /// With `bt`, b is the transpose of a contiguous `[n, k]` matrix (as
+    /// `linear` passes its weight): a column of b is then a run along k,
+    /// read four k at a time, and each output is a dot product of vec4s.
+    fn fills(self, bt: bool) -> Vec<(&'static str, String)> {
         use std::fmt::Write;
         let [mut rows, mut cols, mut acc, mut step, mut stores]: [String; 5] = Default::default();
         for r in 0..self.rows {
             let _ = writeln!(rows, "    let ra{r} = off.x + min(i0 + {r}u, m - 1u) * k4;");
         }
         for c in 0..self.cols {
-            let _ = writeln!(cols, "    let cb{c} = off.y + min(j0 + {c}u, n4 - 1u);");
-            for t in 0..4 {
-                let _ = writeln!(step, "        let b{c}_{t} = b[cb{c} + qb + {t}u * n4];");
+            if bt {
+                for t in 0..4 {
+                    let _ = writeln!(
+                        cols,
+                        "    let cb{c}_{t} = off.y + min((j0 + {c}u) * 4u + {t}u, n4 * 4u - 1u) * k4;"
+                    );
+                    let _ = writeln!(step, "        let b{c}_{t} = b[cb{c}_{t} + q];");
+                }
+            } else {
+                let _ = writeln!(cols, "    let cb{c} = off.y + min(j0 + {c}u, n4 - 1u);");
+                for t in 0..4 {
+                    let _ = writeln!(step, "        let b{c}_{t} = b[cb{c} + qb + {t}u * n4];");
+                }
             }
         }
         for r in 0..self.rows {
             let _ = writeln!(step, "        let a{r} = a[ra{r} + q];");
             for c in 0..self.cols {
                 let _ = writeln!(acc, "    var c{r}_{c} = vec4<f32>();");
-                let _ = writeln!(
-                    step,
-                    "        c{r}_{c} += a{r}.x * b{c}_0 + a{r}.y * b{c}_1 \
-                     + a{r}.z * b{c}_2 + a{r}.w * b{c}_3;"
-                );
+                let _ = if bt {
+                    writeln!(
+                        step,
+                        "        c{r}_{c} += vec4<f32>(dot(a{r}, b{c}_0), dot(a{r}, b{c}_1), \
+                         dot(a{r}, b{c}_2), dot(a{r}, b{c}_3));"
+                    )
+                } else {
+                    writeln!(
+                        step,
+                        "        c{r}_{c} += a{r}.x * b{c}_0 + a{r}.y * b{c}_1 \
+                         + a{r}.z * b{c}_2 + a{r}.w * b{c}_3;"
+                    )
+                };
                 let _ = writeln!(
                     stores,
                     "    if (i0 + {r}u < m && j0 + {c}u < n4) {{ \
@@ -204,12 +226,14 @@ pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let vec4 = a.dtype() == DType::F32
         && b.dtype() == DType::F32
         && ma == [k, 1]
-        && mb == [n, 1]
+        && (mb == [n, 1] || mb == [1, k])
         && fours(k)
         && fours(n)
         && fours(la.offset())
         && fours(lb.offset())
         && la.strides().iter().chain(lb.strides()).all(|&s| fours(s));
+    // b as the transpose of a contiguous [n, k] (Tile::fills)
+    let bt = vec4 && mb == [1, k];
     let tile = Tile::new(ctx.tuned_for_cpu(), m, n);
     let (col_blocks, row_blocks) = ((n / 4).div_ceil(tile.cols), m.div_ceil(tile.rows));
     if vec4 {
@@ -225,7 +249,7 @@ pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         b.dtype(),
         if native { "f16" } else { "packed" },
         if vec4 {
-            format!("vec4:{}x{}x{}", tile.rows, tile.cols, tile.wg)
+            format!("vec4:{}x{}x{}:bt{bt}", tile.rows, tile.cols, tile.wg)
         } else {
             "strided".to_string()
         }
@@ -259,7 +283,7 @@ pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             ("STORE", acc_repr.store().to_string()),
         ];
         if vec4 {
-            fills.extend(tile.fills());
+            fills.extend(tile.fills(bt));
         }
         let fills: Vec<(&str, &str)> = fills.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let src = shader::fill(&template, &fills);
