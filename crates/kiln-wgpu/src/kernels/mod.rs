@@ -43,6 +43,15 @@
 //!    Several dispatches in a row are ordered (wgpu inserts the barriers).
 //!    Nothing waits until a read-back or `synchronize()`.
 //! 6. **Register** it in this module's `register` under `DispatchKey::Wgpu`.
+//! 7. **Shapes per adapter kind.** A CPU adapter (lavapipe) runs a
+//!    workgroup on one thread with the invocations as SIMD lanes: loads the
+//!    whole workgroup shares are cheap, per-lane loads are gathers, and a
+//!    barrier switches between groups of 8 lanes. Where that calls for
+//!    other workgroup sizes or blocks than a GPU wants, pick them from
+//!    `ctx.tuned_for_cpu()`, name them in the key, and add the kernel to
+//!    `tests/gpu_tuning.rs`, which runs both choices on whatever adapter
+//!    is present (Note [Matmul tiles], Note [Row workgroups], Note [Vector
+//!    path]).
 //!
 //! `elementwise::Map` does all of this for ops that map inputs to an output
 //! of the broadcast shape (with casts to the compute dtype inside the
