@@ -95,13 +95,13 @@ fn choose_adapter(opts: &WgpuOptions) -> Result<wgpu::Adapter> {
         .or_else(|| std::env::var("WGPU_ADAPTER_NAME").ok())
         .filter(|n| !n.is_empty());
     if let Some(name) = name {
-        let adapters = pollster::block_on(instance.enumerate_adapters(backends));
+        let mut adapters = pollster::block_on(instance.enumerate_adapters(backends));
         let want = name.to_lowercase();
         let pos = adapters
             .iter()
             .position(|a| a.get_info().name.to_lowercase().contains(&want));
         return match pos {
-            Some(i) => Ok(adapters.into_iter().nth(i).expect("position is in range")),
+            Some(i) => Ok(adapters.swap_remove(i)),
             None => Err(Error::NoAdapter(format!(
                 "no adapter's name contains {name:?} (WGPU_ADAPTER_NAME); backends {backends:?} have: {}",
                 backend_list(&adapters)

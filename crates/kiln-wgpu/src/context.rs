@@ -88,17 +88,17 @@ impl Pending {
     }
 
     fn pass(&mut self, device: &wgpu::Device) -> &mut wgpu::ComputePass<'static> {
-        if self.pass.is_none() {
-            let enc = self.encoder(device);
-            let pass = enc
+        let pass = match self.pass.take() {
+            Some(pass) => pass,
+            None => self
+                .encoder(device)
                 .begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("kiln"),
                     timestamp_writes: None,
                 })
-                .forget_lifetime();
-            self.pass = Some(pass);
-        }
-        self.pass.as_mut().expect("the pass was just opened")
+                .forget_lifetime(),
+        };
+        self.pass.insert(pass)
     }
 
     /// Appends one dispatch's info words; returns the chunk and byte offset.
