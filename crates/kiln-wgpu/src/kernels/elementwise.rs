@@ -158,7 +158,6 @@ fn vec4_plan(plan: &str, n: usize, out: DType, tensors: &[&Tensor]) -> bool {
 fn index_expr(plan: &str, t: usize) -> String {
     match plan.as_bytes().get(t) {
         _ if plan == "strided" => format!("strided_index({t}u, i)"),
-        _ if plan == "vec4" => "i".to_string(),
         Some(b'z') => "i".to_string(),
         Some(b'c') => format!("info[{}u] + i", 5 + 2 * t),
         Some(b'b') => format!("info[{}u]", 5 + 2 * t),
@@ -255,10 +254,7 @@ impl Map<'_> {
             out_repr.per_word()
         };
         let vwg = vec4_workgroup(ctx);
-        let mut key = self.key(raw, &plan, native);
-        if plan == "vec4" {
-            let _ = write!(key, ":{vwg}");
-        }
+        let key = self.key(raw, &plan, native, vwg);
         let mut access = vec![Access::ReadWrite];
         access.extend(tensors.iter().map(|_| Access::Read));
         let kernel = ctx.kernel(&key, &access, || {
@@ -278,7 +274,8 @@ impl Map<'_> {
         Ok(out)
     }
 
-    fn key(&self, raw: bool, plan: &str, native: bool) -> String {
+    /// The pipeline key: everything `source` depends on.
+    fn key(&self, raw: bool, plan: &str, native: bool, vwg: u64) -> String {
         let mut k = format!(
             "ew:{}:",
             self.func
@@ -286,20 +283,16 @@ impl Map<'_> {
                 .unwrap_or(if raw { "raw" } else { "id" })
         );
         for i in &self.inputs {
-            match i.src {
+            let _ = match i.src {
                 Src::Tensor(t) => write!(k, "t{}>{},", t.dtype(), i.to),
                 Src::Param(d, _) => write!(k, "p{d}>{},", i.to),
-            }
-            .expect("writing to a String");
+            };
         }
-        write!(
-            k,
-            "->{}:{}:{}",
-            self.out,
-            plan,
-            if native { "f16" } else { "packed" }
-        )
-        .expect("writing to a String");
+        let f16 = if native { "f16" } else { "packed" };
+        let _ = write!(k, "->{}:{plan}:{f16}", self.out);
+        if plan == "vec4" {
+            let _ = write!(k, ":{vwg}");
+        }
         k
     }
 
@@ -326,7 +319,9 @@ impl Map<'_> {
                         "@group(0) @binding({}) var<storage, read> src{t}: array<{elem}>;",
                         t + 2
                     );
-                    let _ = writeln!(body, "    let j{k} = {};", index_expr(plan, t));
+                    if !vec4 {
+                        let _ = writeln!(body, "    let j{k} = {};", index_expr(plan, t));
+                    }
                     let buf = format!("src{t}");
                     let j = format!("j{k}");
                     t += 1;

@@ -32,7 +32,8 @@ fn layer_norm(
     bias: Option<&Tensor>,
     eps: f64,
 ) -> Result<Tensor> {
-    let ns = meta::layer_norm(x, normalized_shape, weight, bias, eps)?.normalized;
+    let meta = meta::layer_norm(x, normalized_shape, weight, bias, eps)?;
+    let ns = meta.normalized;
     let dt = x.dtype();
     let shape = x.shape();
     let nd = shape.len();
@@ -96,7 +97,7 @@ fn layer_norm(
         );
         shader::module(native, &[&row_head(&ctx), &body])
     })?;
-    let info = rows.info(NAME, (eps as f32).to_bits())?;
+    let info = rows.info(NAME, meta.eps.to_bits())?;
     let src = WgpuStorage::of(NAME, x)?;
     let dst = WgpuStorage::of(NAME, &out)?;
     let mut args: Vec<Arg<'_>> = vec![dst.arg(), src.arg()];

@@ -32,14 +32,12 @@ fn softmax(t: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
         row_wg(&ctx),
     );
     let (in_repr, out_repr) = (Repr::new(dt, native), Repr::new(wdt, native));
-    let contiguous = rows.contiguous_rows();
+    let (at_in, at_out) = (rows.at(0), rows.at(1));
     let key = format!(
-        "{name}:{dt}>{wdt}:{}:{}:{}",
+        "{name}:{dt}>{wdt}:{}:{at_in}:{}",
         if native { "f16" } else { "packed" },
-        if contiguous { "rows" } else { "strided" },
         rows.rwg
     );
-    let (at_in, at_out) = (rows.at(0), rows.at(1));
     let kernel = ctx.kernel(&key, &[Access::ReadWrite, Access::Read], || {
         let body = shader::fill(
             SOFTMAX,
