@@ -35,23 +35,33 @@ fn flat_index(k: u32, i: u32) -> u32 {
     return info[5u + 2u * k] + i * info[6u + 2u * k];
 }
 
-// Storage index of logical element i of operand k, any shape and strides.
-fn strided_index(k: u32, i: u32) -> u32 {
-    let nd = info[1];
-    let b = 4u + nd + k * (nd + 1u);
+// The storage offset of row-major index `i` over `n` dims whose sizes
+// start at info[sizes] and whose strides start at info[strides]: the one
+// stride walk every kernel uses.
+fn walk(sizes: u32, strides: u32, n: u32, i: u32) -> u32 {
+    if (n == 1u) {
+        return i * info[strides];
+    }
     var rem = i;
-    var off = info[b];
-    var d = nd;
+    var off = 0u;
+    var d = n;
     loop {
         if (d == 0u) {
             break;
         }
         d -= 1u;
-        let size = info[4u + d];
-        off += (rem % size) * info[b + 1u + d];
+        let size = info[sizes + d];
+        off += (rem % size) * info[strides + d];
         rem /= size;
     }
     return off;
+}
+
+// Storage index of logical element i of operand k, any shape and strides.
+fn strided_index(k: u32, i: u32) -> u32 {
+    let nd = info[1];
+    let b = 4u + nd + k * (nd + 1u);
+    return info[b] + walk(4u, b + 1u, nd, i);
 }
 
 fn param_f32(k: u32) -> f32 {

@@ -29,22 +29,8 @@
 // The element offsets of a's and b's matrices for batch `batch`.
 fn batch_offsets(batch: u32) -> vec2<u32> {
     let nb = info[1];
-    var oa = info[11];
-    var ob = info[12];
-    var rem = batch;
-    var d = nb;
-    loop {
-        if (d == 0u) {
-            break;
-        }
-        d -= 1u;
-        let size = info[13u + d];
-        let idx = rem % size;
-        rem /= size;
-        oa += idx * info[13u + nb + d];
-        ob += idx * info[13u + 2u * nb + d];
-    }
-    return vec2<u32>(oa, ob);
+    return vec2<u32>(info[11] + walk(13u, 13u + nb, nb, batch),
+                     info[12] + walk(13u, 13u + 2u * nb, nb, batch));
 }
 
 //#chunk strided

@@ -21,28 +21,8 @@
 
 const RWG: u32 = {{RWG}}u;
 
-// The storage offset of index `i` over the `n` dims whose sizes start at
-// info[sizes] and whose strides start at info[strides].
-fn walk(sizes: u32, strides: u32, n: u32, i: u32) -> u32 {
-    if (n == 1u) {
-        return i * info[strides];
-    }
-    var rem = i;
-    var off = 0u;
-    var d = n;
-    loop {
-        if (d == 0u) {
-            break;
-        }
-        d -= 1u;
-        let size = info[sizes + d];
-        off += (rem % size) * info[strides + d];
-        rem /= size;
-    }
-    return off;
-}
-
-// The storage offset of row `o` of operand `k` (without its own offset).
+// The storage offset of row `o` of operand `k` (without its own offset);
+// `walk` is in common.wgsl.
 fn row_off(k: u32, o: u32) -> u32 {
     let nk = info[4];
     return walk(8u, 8u + nk * (1u + k), nk, o);
