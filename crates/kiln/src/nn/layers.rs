@@ -48,29 +48,13 @@ impl Linear {
     /// A layer from a `[out, in]` weight and an optional `[out]` bias of the
     /// same dtype and device.
     pub fn from_weights(weight: Tensor, bias: Option<Tensor>) -> Result<Linear> {
-        if weight.ndim() != 2 {
-            return Err(Error::shape(
-                "nn::Linear",
-                format!(
-                    "weight must be 2-D [out_features, in_features], got shape {:?}",
-                    weight.shape()
-                ),
-            ));
-        }
-        if let Some(b) = &bias {
-            if b.shape() != [weight.shape()[0]] {
-                return Err(Error::shape(
-                    "nn::Linear",
-                    format!(
-                        "bias must have shape [{}] to match weight {:?}, got {:?}",
-                        weight.shape()[0],
-                        weight.shape(),
-                        b.shape()
-                    ),
-                ));
-            }
-            check_same_kind("nn::Linear", &[("weight", &weight), ("bias", b)])?;
-        }
+        check_weight_bias(
+            "nn::Linear",
+            &weight,
+            bias.as_ref(),
+            2,
+            "[out_features, in_features]",
+        )?;
         Ok(Linear { weight, bias })
     }
 
@@ -341,29 +325,13 @@ impl Conv2d {
     /// A convolution of a `[O, C, kH, kW]` weight and an optional `[O]`
     /// bias, stride 1, no padding.
     pub fn from_weights(weight: Tensor, bias: Option<Tensor>) -> Result<Conv2d> {
-        if weight.ndim() != 4 {
-            return Err(Error::shape(
-                "nn::Conv2d",
-                format!(
-                    "weight must be 4-D [out_channels, in_channels, kH, kW], got shape {:?}",
-                    weight.shape()
-                ),
-            ));
-        }
-        if let Some(b) = &bias {
-            if b.shape() != [weight.shape()[0]] {
-                return Err(Error::shape(
-                    "nn::Conv2d",
-                    format!(
-                        "bias must have shape [{}] to match weight {:?}, got {:?}",
-                        weight.shape()[0],
-                        weight.shape(),
-                        b.shape()
-                    ),
-                ));
-            }
-            check_same_kind("nn::Conv2d", &[("weight", &weight), ("bias", b)])?;
-        }
+        check_weight_bias(
+            "nn::Conv2d",
+            &weight,
+            bias.as_ref(),
+            4,
+            "[out_channels, in_channels, kH, kW]",
+        )?;
         Ok(Conv2d {
             weight,
             bias,
@@ -476,4 +444,40 @@ impl Module for MaxPool2d {
     fn to(&self, _device: &Device) -> Result<MaxPool2d> {
         Ok(self.clone())
     }
+}
+
+/// A layer's weight of rank `rank` (its dims named by `dims`), and its
+/// bias, when given, of shape `[weight.shape()[0]]` and the weight's dtype
+/// and device.
+fn check_weight_bias(
+    layer: &str,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    rank: usize,
+    dims: &str,
+) -> Result<()> {
+    if weight.ndim() != rank {
+        return Err(Error::shape(
+            layer,
+            format!(
+                "weight must be {rank}-D {dims}, got shape {:?}",
+                weight.shape()
+            ),
+        ));
+    }
+    if let Some(b) = bias {
+        if b.shape() != [weight.shape()[0]] {
+            return Err(Error::shape(
+                layer,
+                format!(
+                    "bias must have shape [{}] to match weight {:?}, got {:?}",
+                    weight.shape()[0],
+                    weight.shape(),
+                    b.shape()
+                ),
+            ));
+        }
+        check_same_kind(layer, &[("weight", weight), ("bias", b)])?;
+    }
+    Ok(())
 }
