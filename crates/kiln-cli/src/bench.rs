@@ -257,16 +257,12 @@ fn config(p: &Parsed) -> Result<Config, CliError> {
                 .collect::<Result<Vec<_>, _>>()?,
         ),
     };
-    let dtype = match p.value("dtype").unwrap_or("f32") {
-        "f32" => DType::F32,
-        "f16" => DType::F16,
-        "bf16" => DType::BF16,
-        d => {
-            return Err(usage(
-                "bench",
-                format!("--dtype: {d:?} is not f32, f16 or bf16"),
-            ))
-        }
+    let d = p.value("dtype").unwrap_or("f32");
+    let Some(dtype) = DType::from_name(d).filter(|t| t.is_float()) else {
+        return Err(usage(
+            "bench",
+            format!("--dtype: {d:?} is not f32, f16 or bf16"),
+        ));
     };
     let which = match p.value("device").unwrap_or("both") {
         "cpu" => Which::Cpu,
